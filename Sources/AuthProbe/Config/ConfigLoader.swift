@@ -1,0 +1,78 @@
+import Foundation
+import Yams
+
+/// Reads a YAML configuration file into a validated ``MonitorConfig``.
+///
+/// Defaults first, then the file on top; unknown keys are rejected at every level and every problem
+/// is reported with its file, line and field in one pass. Secrets come only from `${ENV_VAR}`
+/// references or `*_file` paths, never from literals in the file.
+public struct ConfigLoader: Sendable {
+    /// Environment variables used to resolve `${VAR}` references.
+    public var environment: [String: String]
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.environment = environment
+    }
+
+    /// Loads and validates `path`; throws ``ConfigValidationError`` listing every problem.
+    public func load(path: String) throws -> MonitorConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigValidationError(errors: [
+                ConfigError(file: path, line: nil, field: "(file)", problem: "cannot read: \(Self.reason(error))")
+            ])
+        }
+        let baseDirectory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        return try self.parse(yaml: text, file: path, baseDirectory: baseDirectory)
+    }
+
+    /// Validates YAML text; `file` names it in errors and `baseDirectory` anchors relative secret files.
+    public func parse(yaml: String, file: String, baseDirectory: String) throws -> MonitorConfig {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw ConfigValidationError(errors: [Self.syntaxError(error, file: file)])
+        }
+        var parser = ConfigParser(file: file, baseDirectory: baseDirectory, environment: self.environment)
+        let config = parser.parseRoot(root)
+        guard parser.errors.isEmpty, let config else {
+            throw ConfigValidationError(errors: parser.errors)
+        }
+        return config
+    }
+
+    private static func syntaxError(_ error: YamlError, file: String) -> ConfigError {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+            .composer(_, let problem, let mark, _):
+            return ConfigError(file: file, line: mark.line, field: "(yaml)", problem: problem)
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return ConfigError(
+                file: file,
+                line: context.mark.line,
+                field: "(yaml)",
+                problem: "duplicate key \(duplicates.joined(separator: ", "))"
+            )
+        default:
+            return ConfigError(file: file, line: nil, field: "(yaml)", problem: "\(error)")
+        }
+    }
+
+    static func reason(_ error: any Error) -> String {
+        let nsError = error as NSError
+        if let posix = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(posix.code)))
+        }
+        if nsError.domain == NSCocoaErrorDomain {
+            switch nsError.code {
+            case NSFileReadNoSuchFileError: return "no such file"
+            case NSFileReadNoPermissionError: return "permission denied"
+            default: break
+            }
+        }
+        return nsError.localizedDescription
+    }
+}

@@ -1,0 +1,459 @@
+import Foundation
+import Yams
+
+/// The single validation pass behind ``ConfigLoader``: walks the YAML node tree, collects every
+/// problem with its line and field, and builds the config when there are none.
+struct ConfigParser {
+    let file: String
+    let baseDirectory: String
+    let environment: [String: String]
+    private(set) var errors: [ConfigError] = []
+
+    init(file: String, baseDirectory: String, environment: [String: String]) {
+        self.file = file
+        self.baseDirectory = baseDirectory
+        self.environment = environment
+    }
+
+    private static let rootKeys = [
+        "listen", "database", "location", "concurrency", "defaults", "retention", "environments",
+    ]
+    private static let defaultsKeys = ["interval", "timeout"]
+    private static let retentionKeys = ["raw"]
+    private static let environmentKeys = ["name", "issuer", "interval", "timeout", "insecure_http", "clients"]
+    private static let clientKeys = [
+        "name", "client_id", "client_secret", "client_secret_file", "auth_method", "scope", "audience",
+        "parameters", "expires_at",
+    ]
+
+    // MARK: - Levels
+
+    mutating func parseRoot(_ root: Node?) -> MonitorConfig? {
+        guard let root, let fields = self.mapping(root, field: "(root)", keys: Self.rootKeys) else {
+            if root == nil {
+                self.fail(line: 1, field: "(root)", "the file is empty; expected a mapping with environments")
+            }
+            return nil
+        }
+        var config = MonitorConfig(environments: [])
+        if let node = fields["listen"], let text = self.string(node, field: "listen") {
+            if let address = ListenAddress.parse(text) {
+                config.listen = address
+            } else {
+                self.fail(node, field: "listen", "expected host:port, e.g. 127.0.0.1:9470")
+            }
+        }
+        if let node = fields["database"], let text = self.string(node, field: "database") {
+            if text.isEmpty { self.fail(node, field: "database", "must not be empty") } else { config.database = text }
+        }
+        if let node = fields["location"], let text = self.string(node, field: "location") {
+            config.location = self.labelValue(text, node: node, field: "location")
+        }
+        if let node = fields["concurrency"], let value = self.integer(node, field: "concurrency") {
+            if value < 1 { self.fail(node, field: "concurrency", "must be at least 1") } else { config.concurrency = value }
+        }
+        var interval = MonitorConfig.defaultInterval
+        var timeout = MonitorConfig.defaultTimeout
+        if let node = fields["defaults"], let defaults = self.mapping(node, field: "defaults", keys: Self.defaultsKeys) {
+            if let value = defaults["interval"].flatMap({ self.duration($0, field: "defaults.interval") }) {
+                interval = value
+            }
+            if let value = defaults["timeout"].flatMap({ self.duration($0, field: "defaults.timeout") }) {
+                timeout = value
+            }
+        }
+        if let node = fields["retention"],
+            let retention = self.mapping(node, field: "retention", keys: Self.retentionKeys),
+            let value = retention["raw"].flatMap({ self.duration($0, field: "retention.raw") })
+        {
+            config.rawRetention = value
+        }
+        guard let environmentsNode = fields["environments"] else {
+            self.fail(root, field: "environments", "required: at least one environment")
+            return config
+        }
+        guard let list = self.sequence(environmentsNode, field: "environments") else { return config }
+        if list.isEmpty {
+            self.fail(environmentsNode, field: "environments", "required: at least one environment")
+        }
+        var firstLine: [String: Int] = [:]
+        for (index, node) in list.enumerated() {
+            let field = "environments[\(index)]"
+            guard let environment = self.parseEnvironment(node, field: field, interval: interval, timeout: timeout)
+            else { continue }
+            if let line = firstLine[environment.name] {
+                self.fail(node, field: "\(field).name", "duplicate environment name \"\(environment.name)\" (first at line \(line))")
+            } else {
+                firstLine[environment.name] = node.mark?.line ?? 0
+                config.environments.append(environment)
+            }
+        }
+        return config
+    }
+
+    private mutating func parseEnvironment(
+        _ node: Node,
+        field: String,
+        interval defaultInterval: Duration,
+        timeout defaultTimeout: Duration
+    ) -> EnvironmentConfig? {
+        guard let fields = self.mapping(node, field: field, keys: Self.environmentKeys) else { return nil }
+        let name = self.requiredLabel(fields, node: node, key: "name", field: field)
+        let interval = fields["interval"].flatMap { self.duration($0, field: "\(field).interval") } ?? defaultInterval
+        let timeout = fields["timeout"].flatMap { self.duration($0, field: "\(field).timeout") } ?? defaultTimeout
+        if timeout > interval {
+            self.fail(
+                fields["timeout"] ?? node,
+                field: "\(field).timeout",
+                "\(Durations.format(timeout)) is longer than the interval \(Durations.format(interval))"
+            )
+        }
+        let insecureHTTP = fields["insecure_http"].flatMap { self.bool($0, field: "\(field).insecure_http") } ?? false
+        var issuer: String?
+        if let issuerNode = fields["issuer"] {
+            if let text = self.string(issuerNode, field: "\(field).issuer") {
+                issuer = self.checkIssuer(text, node: issuerNode, field: "\(field).issuer", insecureHTTP: insecureHTTP)
+            }
+        } else {
+            self.fail(node, field: "\(field).issuer", "required")
+        }
+        var clients: [ClientConfig] = []
+        if let clientsNode = fields["clients"], let list = self.sequence(clientsNode, field: "\(field).clients") {
+            var firstLine: [String: Int] = [:]
+            for (index, clientNode) in list.enumerated() {
+                let clientField = "\(field).clients[\(index)]"
+                guard let client = self.parseClient(clientNode, field: clientField) else { continue }
+                if let line = firstLine[client.name] {
+                    self.fail(
+                        clientNode,
+                        field: "\(clientField).name",
+                        "duplicate client name \"\(client.name)\" (first at line \(line))"
+                    )
+                } else {
+                    firstLine[client.name] = clientNode.mark?.line ?? 0
+                    clients.append(client)
+                }
+            }
+        }
+        guard let name, let issuer else { return nil }
+        return EnvironmentConfig(
+            name: name,
+            issuer: issuer,
+            interval: interval,
+            timeout: timeout,
+            insecureHTTP: insecureHTTP,
+            clients: clients
+        )
+    }
+
+    private mutating func parseClient(_ node: Node, field: String) -> ClientConfig? {
+        guard let fields = self.mapping(node, field: field, keys: Self.clientKeys) else { return nil }
+        let name = self.requiredLabel(fields, node: node, key: "name", field: field)
+        var clientID: String?
+        if let idNode = fields["client_id"] {
+            if let text = self.string(idNode, field: "\(field).client_id") {
+                clientID = self.expandVariables(text, node: idNode, field: "\(field).client_id")
+                if clientID?.isEmpty == true {
+                    self.fail(idNode, field: "\(field).client_id", "must not be empty")
+                    clientID = nil
+                }
+            }
+        } else {
+            self.fail(node, field: "\(field).client_id", "required")
+        }
+        let secret = self.parseSecret(fields, node: node, field: field)
+        var authMethod = AuthMethod.clientSecretBasic
+        if let methodNode = fields["auth_method"], let text = self.string(methodNode, field: "\(field).auth_method") {
+            if let method = AuthMethod(rawValue: text) {
+                authMethod = method
+            } else {
+                let known = AuthMethod.allCases.map(\.rawValue).joined(separator: ", ")
+                self.fail(methodNode, field: "\(field).auth_method", "unknown method \"\(text)\" (expected one of: \(known))")
+            }
+        }
+        let scope = fields["scope"].flatMap { self.string($0, field: "\(field).scope") }
+        let audience = fields["audience"].flatMap { self.string($0, field: "\(field).audience") }
+        var parameters: [(name: String, value: String)] = []
+        if let parametersNode = fields["parameters"] {
+            parameters = self.parseParameters(parametersNode, field: "\(field).parameters")
+        }
+        var expiresAt: Date?
+        if let expiryNode = fields["expires_at"], let text = self.string(expiryNode, field: "\(field).expires_at") {
+            expiresAt = Self.parseTimestamp(text)
+            if expiresAt == nil {
+                self.fail(expiryNode, field: "\(field).expires_at", "expected an RFC 3339 time such as 2027-03-01T00:00:00Z")
+            }
+        }
+        guard let name, let clientID, let secret else { return nil }
+        return ClientConfig(
+            name: name,
+            clientID: clientID,
+            secret: secret,
+            authMethod: authMethod,
+            scope: scope,
+            audience: audience,
+            parameters: parameters,
+            expiresAt: expiresAt
+        )
+    }
+
+    private static let reservedParameters: Set<String> = [
+        "grant_type", "client_id", "client_secret", "scope", "audience",
+    ]
+
+    private mutating func parseParameters(_ node: Node, field: String) -> [(name: String, value: String)] {
+        guard case .mapping(let mapping) = node else {
+            self.fail(node, field: field, "expected a mapping of form parameter names to values")
+            return []
+        }
+        var result: [(name: String, value: String)] = []
+        for (keyNode, valueNode) in mapping {
+            let key = keyNode.string ?? ""
+            if Self.reservedParameters.contains(key) {
+                self.fail(keyNode, field: "\(field).\(key)", "set by authprobe itself; use the client's own key instead")
+                continue
+            }
+            if let value = self.string(valueNode, field: "\(field).\(key)") {
+                result.append((key, value))
+            }
+        }
+        return result
+    }
+
+    // MARK: - Secrets
+
+    private mutating func parseSecret(_ fields: [String: Node], node: Node, field: String) -> Secret? {
+        switch (fields["client_secret"], fields["client_secret_file"]) {
+        case (nil, nil):
+            self.fail(node, field: "\(field).client_secret", "required (a ${ENV_VAR} reference, or client_secret_file)")
+            return nil
+        case (.some(let secretNode), .some):
+            self.fail(secretNode, field: "\(field).client_secret", "set either client_secret or client_secret_file, not both")
+            return nil
+        case (.some(let secretNode), nil):
+            return self.secretFromVariable(secretNode, field: "\(field).client_secret")
+        case (nil, .some(let fileNode)):
+            return self.secretFromFile(fileNode, field: "\(field).client_secret_file")
+        }
+    }
+
+    private mutating func secretFromVariable(_ node: Node, field: String) -> Secret? {
+        guard let text = self.string(node, field: field) else { return nil }
+        guard let name = Self.variableReference(text) else {
+            // Never echo the value: it may be a real secret pasted into the file.
+            self.fail(node, field: field, "must be a ${ENV_VAR} reference; literal secrets are not accepted (or use client_secret_file)")
+            return nil
+        }
+        guard let value = self.environment[name] else {
+            self.fail(node, field: field, "environment variable \(name) is not set")
+            return nil
+        }
+        if value.isEmpty {
+            self.fail(node, field: field, "environment variable \(name) is empty")
+            return nil
+        }
+        return Secret(value)
+    }
+
+    private mutating func secretFromFile(_ node: Node, field: String) -> Secret? {
+        guard let path = self.string(node, field: field) else { return nil }
+        let resolved = path.hasPrefix("/") ? path : URL(fileURLWithPath: self.baseDirectory).appendingPathComponent(path).path
+        let contents: String
+        do {
+            contents = try String(contentsOfFile: resolved, encoding: .utf8)
+        } catch {
+            self.fail(node, field: field, "cannot read \(resolved): \(ConfigLoader.reason(error))")
+            return nil
+        }
+        // Files written by `echo` or secret managers end with a newline that is not part of the secret.
+        let value = contents.trimmingCharacters(in: .newlines)
+        if value.isEmpty {
+            self.fail(node, field: field, "\(resolved) is empty")
+            return nil
+        }
+        return Secret(value)
+    }
+
+    /// The variable name of a whole-value `${NAME}` reference.
+    static func variableReference(_ text: String) -> String? {
+        guard text.hasPrefix("${"), text.hasSuffix("}"), text.count > 3 else { return nil }
+        let name = String(text.dropFirst(2).dropLast())
+        return Self.isVariableName(name) ? name : nil
+    }
+
+    private static func isVariableName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic)
+        else { return false }
+        return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+    }
+
+    /// Replaces every `${NAME}` in a non-secret value such as a client id.
+    private mutating func expandVariables(_ text: String, node: Node, field: String) -> String? {
+        var result = ""
+        var rest = Substring(text)
+        while let start = rest.range(of: "${") {
+            result += rest[..<start.lowerBound]
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                self.fail(node, field: field, "unterminated ${ reference")
+                return nil
+            }
+            let name = String(rest[start.upperBound..<end])
+            guard Self.isVariableName(name) else {
+                self.fail(node, field: field, "invalid variable name \"\(name)\"")
+                return nil
+            }
+            guard let value = self.environment[name] else {
+                self.fail(node, field: field, "environment variable \(name) is not set")
+                return nil
+            }
+            result += value
+            rest = rest[rest.index(after: end)...]
+        }
+        return result + rest
+    }
+
+    // MARK: - Values
+
+    private mutating func checkIssuer(_ text: String, node: Node, field: String, insecureHTTP: Bool) -> String? {
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
+            let host = components.host, !host.isEmpty, scheme == "https" || scheme == "http"
+        else {
+            self.fail(node, field: field, "expected an absolute https:// URL")
+            return nil
+        }
+        if components.query != nil || components.fragment != nil {
+            self.fail(node, field: field, "an issuer has no query or fragment")
+            return nil
+        }
+        if scheme == "http" && !insecureHTTP && !Self.isLoopback(host: host) {
+            self.fail(node, field: field, "plain http is refused off loopback; use https (or set insecure_http: true)")
+            return nil
+        }
+        return text
+    }
+
+    /// True for `localhost`, 127.0.0.0/8 and ::1.
+    static func isLoopback(host: String) -> Bool {
+        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
+        if bare == "localhost" || bare.hasSuffix(".localhost") || bare == "::1" { return true }
+        let octets = bare.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+    }
+
+    private mutating func requiredLabel(_ fields: [String: Node], node: Node, key: String, field: String) -> String? {
+        guard let valueNode = fields[key] else {
+            self.fail(node, field: "\(field).\(key)", "required")
+            return nil
+        }
+        guard let text = self.string(valueNode, field: "\(field).\(key)") else { return nil }
+        return self.labelValue(text, node: valueNode, field: "\(field).\(key)")
+    }
+
+    /// Names become metric label values: short, printable, no spaces.
+    private mutating func labelValue(_ text: String, node: Node, field: String) -> String? {
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_."))
+        guard !text.isEmpty, text.count <= 64, text.unicodeScalars.allSatisfy({ $0.isASCII && allowed.contains($0) })
+        else {
+            self.fail(node, field: field, "\"\(text)\" is not a valid name (1-64 of A-Z a-z 0-9 - _ .)")
+            return nil
+        }
+        return text
+    }
+
+    private mutating func duration(_ node: Node, field: String) -> Duration? {
+        guard let text = self.string(node, field: field) else { return nil }
+        guard let value = Durations.parse(text), value > .zero else {
+            self.fail(node, field: field, "invalid duration \"\(text)\" (expected e.g. 30s, 5m, 1h, 30d)")
+            return nil
+        }
+        return value
+    }
+
+    static func parseTimestamp(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withFullDate]
+        return formatter.date(from: text)
+    }
+
+    // MARK: - Node shapes
+
+    private mutating func mapping(_ node: Node, field: String, keys: [String]) -> [String: Node]? {
+        guard case .mapping(let mapping) = node else {
+            self.fail(node, field: field, "expected a mapping, found \(Self.kind(node))")
+            return nil
+        }
+        var fields: [String: Node] = [:]
+        for (keyNode, valueNode) in mapping {
+            let key = keyNode.string ?? "\(keyNode)"
+            let path = field == "(root)" ? key : "\(field).\(key)"
+            if keys.contains(key) {
+                fields[key] = valueNode
+            } else {
+                self.fail(keyNode, field: path, "unknown key (expected one of: \(keys.joined(separator: ", ")))")
+            }
+        }
+        return fields
+    }
+
+    private mutating func sequence(_ node: Node, field: String) -> [Node]? {
+        guard case .sequence(let sequence) = node else {
+            self.fail(node, field: field, "expected a list, found \(Self.kind(node))")
+            return nil
+        }
+        return Array(sequence)
+    }
+
+    private mutating func string(_ node: Node, field: String) -> String? {
+        guard case .scalar(let scalar) = node, node.null == nil else {
+            self.fail(node, field: field, "expected a string, found \(Self.kind(node))")
+            return nil
+        }
+        return scalar.string
+    }
+
+    private mutating func integer(_ node: Node, field: String) -> Int? {
+        guard case .scalar(let scalar) = node, let value = Int(scalar.string) else {
+            self.fail(node, field: field, "expected a whole number, found \(Self.kind(node))")
+            return nil
+        }
+        return value
+    }
+
+    private mutating func bool(_ node: Node, field: String) -> Bool? {
+        guard case .scalar(let scalar) = node else {
+            self.fail(node, field: field, "expected true or false, found \(Self.kind(node))")
+            return nil
+        }
+        switch scalar.string.lowercased() {
+        case "true": return true
+        case "false": return false
+        default:
+            self.fail(node, field: field, "expected true or false, found \(Self.kind(node))")
+            return nil
+        }
+    }
+
+    private static func kind(_ node: Node) -> String {
+        switch node {
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
+        case .scalar:
+            // Never echo the value: a misplaced secret would end up in the error message.
+            return node.null != nil ? "nothing" : "a single value"
+        }
+    }
+
+    // MARK: - Errors
+
+    private mutating func fail(_ node: Node, field: String, _ problem: String) {
+        self.fail(line: node.mark?.line, field: field, problem)
+    }
+
+    private mutating func fail(line: Int?, field: String, _ problem: String) {
+        self.errors.append(ConfigError(file: self.file, line: line, field: field, problem: problem))
+    }
+}

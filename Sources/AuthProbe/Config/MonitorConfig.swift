@@ -1,0 +1,207 @@
+import Foundation
+
+/// The validated, immutable configuration of one authprobe instance.
+///
+/// Built only by ``ConfigLoader`` (or directly by `authprobe demo` and tests); every value here has
+/// already passed validation, so the rest of the program never re-checks it.
+public struct MonitorConfig: Sendable {
+    /// Address of the metrics and status endpoint.
+    public var listen: ListenAddress
+    /// Path of the SQLite database.
+    public var database: String
+    /// Optional name of the place this instance probes from, exported on `authprobe_build_info`.
+    public var location: String?
+    /// How many probe runs may be in flight at once.
+    public var concurrency: Int
+    /// How long raw step results are kept in the database.
+    public var rawRetention: Duration
+    /// The environments to probe, in configuration order.
+    public var environments: [EnvironmentConfig]
+
+    /// Creates a configuration; values are assumed valid.
+    public init(
+        listen: ListenAddress = .default,
+        database: String = MonitorConfig.defaultDatabase,
+        location: String? = nil,
+        concurrency: Int = MonitorConfig.defaultConcurrency,
+        rawRetention: Duration = MonitorConfig.defaultRawRetention,
+        environments: [EnvironmentConfig]
+    ) {
+        self.listen = listen
+        self.database = database
+        self.location = location
+        self.concurrency = concurrency
+        self.rawRetention = rawRetention
+        self.environments = environments
+    }
+
+    public static let defaultDatabase = "./authprobe.sqlite"
+    public static let defaultInterval: Duration = .seconds(60)
+    public static let defaultTimeout: Duration = .seconds(10)
+    public static let defaultConcurrency = 32
+    public static let defaultRawRetention: Duration = .seconds(30 * 86_400)
+
+    /// Every environment×client pair (an environment without clients gives one discovery-only target).
+    public var targets: [ProbeTarget] {
+        self.environments.flatMap { environment in
+            environment.clients.isEmpty
+                ? [ProbeTarget(environment: environment, client: nil)]
+                : environment.clients.map { ProbeTarget(environment: environment, client: $0) }
+        }
+    }
+}
+
+/// Host and port the HTTP endpoint binds to.
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Loopback only unless told otherwise: metrics describe credentials and are not for the internet.
+    public static let `default` = ListenAddress(host: "127.0.0.1", port: 9470)
+
+    /// Parses `host:port`, `[v6]:port` or `:port` (all interfaces); nil when malformed.
+    public static func parse(_ text: String) -> ListenAddress? {
+        var host: Substring
+        var portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            if host.contains(":") { return nil }
+        }
+        if host.isEmpty { host = "0.0.0.0" }
+        guard let port = Int(portText), (0...65535).contains(port) else { return nil }
+        return ListenAddress(host: String(host), port: port)
+    }
+
+    public var description: String { self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)" }
+}
+
+/// One identity-provider environment: an issuer and the credentials used against it.
+public struct EnvironmentConfig: Sendable {
+    /// Name used as the `environment` label.
+    public var name: String
+    /// The issuer URL exactly as configured; discovery must report the same value.
+    public var issuer: String
+    /// Time between probe runs.
+    public var interval: Duration
+    /// Deadline of each request of a run.
+    public var timeout: Duration
+    /// Allows plain `http://` endpoints off loopback (reported in the step detail).
+    public var insecureHTTP: Bool
+    /// Credentials probed against this environment.
+    public var clients: [ClientConfig]
+
+    public init(
+        name: String,
+        issuer: String,
+        interval: Duration = MonitorConfig.defaultInterval,
+        timeout: Duration = MonitorConfig.defaultTimeout,
+        insecureHTTP: Bool = false,
+        clients: [ClientConfig]
+    ) {
+        self.name = name
+        self.issuer = issuer
+        self.interval = interval
+        self.timeout = timeout
+        self.insecureHTTP = insecureHTTP
+        self.clients = clients
+    }
+
+    /// `<issuer>/.well-known/openid-configuration`, with exactly one slash between the two.
+    public var discoveryURL: String {
+        var base = self.issuer
+        while base.hasSuffix("/") { base.removeLast() }
+        return base + "/.well-known/openid-configuration"
+    }
+}
+
+/// How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
+public enum AuthMethod: String, Sendable, CaseIterable {
+    /// HTTP Basic with the form-urlencoded client id and secret.
+    case clientSecretBasic = "client_secret_basic"
+    /// `client_id` and `client_secret` as form fields.
+    case clientSecretPost = "client_secret_post"
+}
+
+/// One machine-to-machine credential.
+public struct ClientConfig: Sendable {
+    /// Name used as the `client` label; never the client id or anything secret.
+    public var name: String
+    /// The OAuth client id.
+    public var clientID: String
+    /// The client secret.
+    public var secret: Secret
+    public var authMethod: AuthMethod
+    /// Optional `scope` form parameter.
+    public var scope: String?
+    /// Optional `audience` form parameter (Auth0, Okta and others require it).
+    public var audience: String?
+    /// Extra form parameters sent with the token request, in configuration order.
+    public var parameters: [(name: String, value: String)]
+    /// Known expiry of the secret, if the provider told us one.
+    public var expiresAt: Date?
+
+    public init(
+        name: String,
+        clientID: String,
+        secret: Secret,
+        authMethod: AuthMethod = .clientSecretBasic,
+        scope: String? = nil,
+        audience: String? = nil,
+        parameters: [(name: String, value: String)] = [],
+        expiresAt: Date? = nil
+    ) {
+        self.name = name
+        self.clientID = clientID
+        self.secret = secret
+        self.authMethod = authMethod
+        self.scope = scope
+        self.audience = audience
+        self.parameters = parameters
+        self.expiresAt = expiresAt
+    }
+}
+
+/// One environment×client pair: the unit the scheduler runs and the metrics label.
+public struct ProbeTarget: Sendable {
+    public var environment: EnvironmentConfig
+    /// nil for an environment without clients (discovery and JWKS only).
+    public var client: ClientConfig?
+
+    public init(environment: EnvironmentConfig, client: ClientConfig?) {
+        self.environment = environment
+        self.client = client
+    }
+
+    /// The label values of this target.
+    public var key: TargetKey { TargetKey(environment: self.environment.name, client: self.client?.name ?? "") }
+}
+
+/// The `environment` and `client` label values of a target (client is empty for discovery-only targets).
+public struct TargetKey: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var environment: String
+    public var client: String
+
+    public init(environment: String, client: String) {
+        self.environment = environment
+        self.client = client
+    }
+
+    public static func < (lhs: TargetKey, rhs: TargetKey) -> Bool {
+        (lhs.environment, lhs.client) < (rhs.environment, rhs.client)
+    }
+
+    public var description: String { self.client.isEmpty ? self.environment : "\(self.environment)/\(self.client)" }
+}

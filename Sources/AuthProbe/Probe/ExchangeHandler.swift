@@ -1,0 +1,198 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import NIOTLS
+
+/// Monotonic timestamps of one exchange, taken on the event loop as each phase ends.
+struct ExchangeStamps: Sendable {
+    var connectStart: NIODeadline
+    var connectedAt: NIODeadline?
+    var tlsDoneAt: NIODeadline?
+    var requestSentAt: NIODeadline?
+    var firstByteAt: NIODeadline?
+    var endAt: NIODeadline?
+
+    init(connectStart: NIODeadline) {
+        self.connectStart = connectStart
+    }
+}
+
+/// What one connection produced, with its timestamps.
+struct ExchangeRecord: Sendable {
+    var result: Result<HTTPResponse, TransportFailure>
+    var stamps: ExchangeStamps
+}
+
+/// Notes when the first application byte arrives: it sits after TLS (so handshake bytes do not count)
+/// and before the HTTP decoder (so the time is the byte's, not the parsed head's).
+final class FirstByteMarker: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private(set) var firstByteAt: NIODeadline?
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if self.firstByteAt == nil { self.firstByteAt = .now() }
+        context.fireChannelRead(data)
+    }
+}
+
+/// Drives one request on a fresh connection: waits for TLS, writes the request, collects the response
+/// under the body cap and the deadline, and completes the promise exactly once.
+final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private let head: HTTPRequestHead
+    private let body: [UInt8]
+    private let waitsForTLS: Bool
+    private let maxBodyBytes: Int
+    private let deadline: NIODeadline
+    private let marker: FirstByteMarker
+    private let promise: EventLoopPromise<ExchangeRecord>
+
+    private var stamps: ExchangeStamps
+    private var status: Int?
+    private var headers: [(name: String, value: String)] = []
+    private var responseBody: [UInt8] = []
+    private var done = false
+    private var deadlineTask: Scheduled<Void>?
+
+    init(
+        head: HTTPRequestHead,
+        body: [UInt8],
+        waitsForTLS: Bool,
+        maxBodyBytes: Int,
+        deadline: NIODeadline,
+        connectStart: NIODeadline,
+        marker: FirstByteMarker,
+        promise: EventLoopPromise<ExchangeRecord>
+    ) {
+        self.head = head
+        self.body = body
+        self.waitsForTLS = waitsForTLS
+        self.maxBodyBytes = maxBodyBytes
+        self.deadline = deadline
+        self.marker = marker
+        self.promise = promise
+        self.stamps = ExchangeStamps(connectStart: connectStart)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.complete(context: nil, .failure(TransportFailure(outcome: .connectionError, detail: "connection torn down")))
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.stamps.connectedAt = .now()
+        // The bootstrap's connect timeout covers the connect phase; from here on this deadline does.
+        let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        self.deadlineTask = context.eventLoop.scheduleTask(deadline: self.deadline) {
+            loopBoundSelf.value.timedOut(context: loopBoundContext.value)
+        }
+        if !self.waitsForTLS { self.sendRequest(context: context) }
+        context.fireChannelActive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent {
+            self.stamps.tlsDoneAt = .now()
+            self.sendRequest(context: context)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func sendRequest(context: ChannelHandlerContext) {
+        context.write(self.wrapOutboundOut(.head(self.head)), promise: nil)
+        if !self.body.isEmpty {
+            let buffer = context.channel.allocator.buffer(bytes: self.body)
+            context.write(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        }
+        let sent = context.eventLoop.makePromise(of: Void.self)
+        let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
+        sent.futureResult.whenSuccess {
+            let handler = loopBoundSelf.value
+            if handler.stamps.requestSentAt == nil { handler.stamps.requestSentAt = .now() }
+        }
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: sent)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !self.done else { return }
+        switch self.unwrapInboundIn(data) {
+        case .head(let responseHead):
+            // 1xx interim responses (100 Continue) precede the real one.
+            if responseHead.status.code < 200 { return }
+            self.status = Int(responseHead.status.code)
+            self.headers = responseHead.headers.map { (name: $0.name, value: $0.value) }
+        case .body(var buffer):
+            guard self.responseBody.count + buffer.readableBytes <= self.maxBodyBytes else {
+                let limit = self.maxBodyBytes
+                self.complete(
+                    context: context,
+                    .failure(TransportFailure(outcome: .bodyTooLarge, detail: "response body exceeds \(limit) bytes"))
+                )
+                return
+            }
+            self.responseBody += buffer.readBytes(length: buffer.readableBytes) ?? []
+        case .end:
+            self.stamps.endAt = .now()
+            let response = HTTPResponse(status: self.status ?? 0, headers: self.headers, body: self.responseBody)
+            self.complete(context: context, .success(response))
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.complete(context: context, .failure(Self.classify(error)))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let waitingFor = self.status == nil ? "a response" : "the end of the response body"
+        self.complete(
+            context: context,
+            .failure(TransportFailure(outcome: .connectionError, detail: "connection closed while waiting for \(waitingFor)"))
+        )
+        context.fireChannelInactive()
+    }
+
+    private func timedOut(context: ChannelHandlerContext) {
+        let failure: TransportFailure
+        if self.waitsForTLS && self.stamps.tlsDoneAt == nil {
+            failure = TransportFailure(outcome: .timeout, detail: "TLS handshake did not finish before the deadline")
+        } else if self.marker.firstByteAt == nil {
+            failure = TransportFailure(outcome: .timeout, detail: "no response before the deadline")
+        } else {
+            failure = TransportFailure(outcome: .timeout, detail: "response body did not finish before the deadline")
+        }
+        self.complete(context: context, .failure(failure))
+    }
+
+    private func complete(context: ChannelHandlerContext?, _ result: Result<HTTPResponse, TransportFailure>) {
+        guard !self.done else { return }
+        self.done = true
+        self.deadlineTask?.cancel()
+        self.stamps.firstByteAt = self.marker.firstByteAt
+        self.promise.succeed(ExchangeRecord(result: result, stamps: self.stamps))
+        context?.close(promise: nil)
+    }
+
+    static func classify(_ error: any Error) -> TransportFailure {
+        if let sslError = error as? NIOSSLError {
+            return TransportFailure(outcome: .tlsError, detail: "TLS: \(sslError)")
+        }
+        if error is NIOSSLExtraError {
+            return TransportFailure(outcome: .tlsError, detail: "TLS: \(error)")
+        }
+        if error is HTTPParserError {
+            return TransportFailure(outcome: .httpProtocolError, detail: "malformed HTTP response: \(error)")
+        }
+        if let ioError = error as? IOError {
+            return TransportFailure(
+                outcome: .connectionError,
+                detail: "connection error: \(String(cString: strerror(ioError.errnoCode)))"
+            )
+        }
+        return TransportFailure(outcome: .connectionError, detail: "connection error: \(error)")
+    }
+}

@@ -1,0 +1,65 @@
+/// One HTTP request as the prober builds it.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    /// Absolute `http://` or `https://` URL.
+    public var url: String
+    /// Header fields in order. May carry credentials: never log or store them.
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+
+    public init(method: String, url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// A complete HTTP response.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// The first value of a header, compared case-insensitively.
+    public func header(_ name: String) -> String? {
+        self.headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+}
+
+/// Why a request produced no usable response, already classified.
+public struct TransportFailure: Sendable, Error {
+    /// One of the transport outcomes (`dns_error`, `connect_refused`, `timeout`, `tls_error`, `body_too_large`, …).
+    public var outcome: Outcome
+    /// A short explanation without secrets.
+    public var detail: String
+
+    public init(outcome: Outcome, detail: String) {
+        self.outcome = outcome
+        self.detail = detail
+    }
+}
+
+/// What one request produced: a response or a classified failure, and the timings either way.
+public struct HTTPExchange: Sendable {
+    public var result: Result<HTTPResponse, TransportFailure>
+    public var timings: PhaseTimings
+
+    public init(result: Result<HTTPResponse, TransportFailure>, timings: PhaseTimings) {
+        self.result = result
+        self.timings = timings
+    }
+}
+
+/// The seam between probe logic and the network: send one request, get the response and its phase timings.
+///
+/// Implementations never throw and never outlive `timeout`; every failure is a ``TransportFailure``.
+public protocol HTTPTransport: Sendable {
+    func send(_ request: HTTPRequest, timeout: Duration) async -> HTTPExchange
+}

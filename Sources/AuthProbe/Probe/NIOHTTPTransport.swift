@@ -1,0 +1,268 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// The phase-timing HTTP/1.1 client: a fresh connection per request, as a cold client sees it.
+///
+/// Each request is timed by phase — DNS (getaddrinfo on a thread pool), TCP connect, TLS handshake,
+/// processing (request written → first response byte) and transfer (first byte → body end) — under one
+/// deadline. Bodies are capped; redirects are never followed here (the prober decides). Every failure is
+/// returned as a classified ``TransportFailure``, never thrown.
+public struct NIOHTTPTransport: HTTPTransport {
+    private let group: any EventLoopGroup
+    private let sslContext: NIOSSLContext
+    private let maxBodyBytes: Int
+    private let userAgent: String
+
+    /// Response bodies above this size end the request with `body_too_large`.
+    public static let defaultMaxBodyBytes = 1 << 20
+
+    public init(
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        tlsConfiguration: TLSConfiguration = .makeClientConfiguration(),
+        maxBodyBytes: Int = NIOHTTPTransport.defaultMaxBodyBytes
+    ) throws {
+        self.group = group
+        // Loading the trust store is expensive: one context serves every request.
+        self.sslContext = try NIOSSLContext(configuration: tlsConfiguration)
+        self.maxBodyBytes = maxBodyBytes
+        self.userAgent = "authprobe/\(AuthProbeVersion.current)"
+    }
+
+    public func send(_ request: HTTPRequest, timeout: Duration) async -> HTTPExchange {
+        let start = NIODeadline.now()
+        let deadline = start + TimeAmount(timeout)
+        var timings = PhaseTimings()
+        func finish(_ result: Result<HTTPResponse, TransportFailure>) -> HTTPExchange {
+            timings.total = Self.elapsed(from: start, to: .now())
+            return HTTPExchange(result: result, timings: timings)
+        }
+        guard let target = RequestTarget(parsing: request.url) else {
+            return finish(.failure(TransportFailure(outcome: .connectionError, detail: "not an http(s) URL")))
+        }
+        let eventLoop = self.group.next()
+
+        let addresses: [SocketAddress]
+        if let literal = try? SocketAddress(ipAddress: target.host, port: target.port) {
+            addresses = [literal]
+        } else {
+            let dnsStart = NIODeadline.now()
+            let resolved = await Self.resolve(target: target, deadline: deadline, eventLoop: eventLoop)
+            timings.dns = Self.elapsed(from: dnsStart, to: .now())
+            switch resolved {
+            case .success(let list): addresses = list
+            case .failure(let failure): return finish(.failure(failure))
+            }
+        }
+
+        var lastFailure = TransportFailure(outcome: .connectionError, detail: "no address to connect to")
+        for address in addresses {
+            let attempt = await self.exchange(
+                request,
+                target: target,
+                address: address,
+                deadline: deadline,
+                eventLoop: eventLoop
+            )
+            let stamps = attempt.stamps
+            if let connected = stamps.connectedAt {
+                timings.connect = Self.elapsed(from: stamps.connectStart, to: connected)
+                if let tlsDone = stamps.tlsDoneAt { timings.tls = Self.elapsed(from: connected, to: tlsDone) }
+                if let sent = stamps.requestSentAt, let firstByte = stamps.firstByteAt {
+                    timings.processing = Self.elapsed(from: sent, to: firstByte)
+                    if let end = stamps.endAt { timings.transfer = Self.elapsed(from: firstByte, to: end) }
+                }
+                return finish(attempt.result)
+            }
+            // Not connected: try the next address while the deadline allows (happy-eyeballs-lite, in order).
+            if case .failure(let failure) = attempt.result { lastFailure = failure }
+            if lastFailure.outcome != .connectRefused && lastFailure.outcome != .connectionError { break }
+        }
+        return finish(.failure(lastFailure))
+    }
+
+    // MARK: - Exchange on one connection
+
+    private func exchange(
+        _ request: HTTPRequest,
+        target: RequestTarget,
+        address: SocketAddress,
+        deadline: NIODeadline,
+        eventLoop: any EventLoop
+    ) async -> ExchangeRecord {
+        let promise = eventLoop.makePromise(of: ExchangeRecord.self)
+        let connectStart = NIODeadline.now()
+        let head = self.requestHead(request, target: target)
+        let body = request.body
+        let sslContext = target.isTLS ? self.sslContext : nil
+        let maxBodyBytes = self.maxBodyBytes
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(max(deadline - connectStart, .nanoseconds(1)))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    if let sslContext {
+                        // SNI takes host names only; an IP literal is verified against the certificate's IP SANs.
+                        let isIP = (try? SocketAddress(ipAddress: target.host, port: 0)) != nil
+                        try sync.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: isIP ? nil : target.host))
+                    }
+                    let marker = FirstByteMarker()
+                    try sync.addHandler(marker)
+                    try sync.addHandler(HTTPRequestEncoder())
+                    try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
+                    try sync.addHandler(
+                        ExchangeHandler(
+                            head: head,
+                            body: body,
+                            waitsForTLS: sslContext != nil,
+                            maxBodyBytes: maxBodyBytes,
+                            deadline: deadline,
+                            connectStart: connectStart,
+                            marker: marker,
+                            promise: promise
+                        )
+                    )
+                }
+            }
+        do {
+            _ = try await bootstrap.connect(to: address).get()
+        } catch {
+            // The connect's own error is the precise one; the handler may already have completed the
+            // promise with a generic "torn down" while the failed channel was closed.
+            let record = ExchangeRecord(
+                result: .failure(Self.classifyConnect(error, address: address)),
+                stamps: ExchangeStamps(connectStart: connectStart)
+            )
+            promise.succeed(record)
+            return record
+        }
+        do {
+            return try await promise.futureResult.get()
+        } catch {
+            // The handler only ever succeeds the promise; keep a value if that ever changes.
+            return ExchangeRecord(
+                result: .failure(TransportFailure(outcome: .connectionError, detail: "\(error)")),
+                stamps: ExchangeStamps(connectStart: connectStart)
+            )
+        }
+    }
+
+    private func requestHead(_ request: HTTPRequest, target: RequestTarget) -> HTTPRequestHead {
+        var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: request.method), uri: target.pathAndQuery)
+        head.headers.add(name: "Host", value: target.hostHeader)
+        head.headers.add(name: "User-Agent", value: self.userAgent)
+        head.headers.add(name: "Connection", value: "close")
+        if !request.body.isEmpty || request.method == "POST" {
+            head.headers.add(name: "Content-Length", value: String(request.body.count))
+        }
+        for field in request.headers {
+            head.headers.add(name: field.name, value: field.value)
+        }
+        return head
+    }
+
+    // MARK: - DNS
+
+    private static func resolve(
+        target: RequestTarget,
+        deadline: NIODeadline,
+        eventLoop: any EventLoop
+    ) async -> Result<[SocketAddress], TransportFailure> {
+        let promise = eventLoop.makePromise(of: [SocketAddress].self)
+        let timeout = eventLoop.scheduleTask(deadline: deadline) {
+            promise.fail(TransportFailure(outcome: .timeout, detail: "DNS resolution did not finish before the deadline"))
+        }
+        // getaddrinfo blocks: run it on the thread pool, never on the event loop. A late answer after the
+        // deadline is ignored (a promise completes once).
+        let host = target.host
+        let port = target.port
+        NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) {
+            try Self.getaddrinfo(host: host, port: port)
+        }.cascade(to: promise)
+        defer { timeout.cancel() }
+        do {
+            return .success(try await promise.futureResult.get())
+        } catch let failure as TransportFailure {
+            return .failure(failure)
+        } catch {
+            return .failure(TransportFailure(outcome: .dnsError, detail: "cannot resolve \(host): \(error)"))
+        }
+    }
+
+    private static func getaddrinfo(host: String, port: Int) throws -> [SocketAddress] {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        #if canImport(Glibc)
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        #else
+        hints.ai_socktype = SOCK_STREAM
+        #endif
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = Foundation.getaddrinfo(host, String(port), &hints, &list)
+        guard status == 0, let first = list else {
+            throw TransportFailure(
+                outcome: .dnsError,
+                detail: "cannot resolve \(host): \(String(cString: gai_strerror(status)))"
+            )
+        }
+        defer { freeaddrinfo(first) }
+        var addresses: [SocketAddress] = []
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let info = cursor {
+            if let raw = info.pointee.ai_addr {
+                switch info.pointee.ai_family {
+                case AF_INET:
+                    let address = raw.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee }
+                    addresses.append(SocketAddress(address, host: host))
+                case AF_INET6:
+                    let address = raw.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee }
+                    addresses.append(SocketAddress(address, host: host))
+                default:
+                    break
+                }
+            }
+            cursor = info.pointee.ai_next
+        }
+        guard !addresses.isEmpty else {
+            throw TransportFailure(outcome: .dnsError, detail: "cannot resolve \(host): no IPv4 or IPv6 address")
+        }
+        return addresses
+    }
+
+    // MARK: - Classification
+
+    private static func classifyConnect(_ error: any Error, address: SocketAddress) -> TransportFailure {
+        if let failure = error as? TransportFailure { return failure }
+        if let channelError = error as? ChannelError, case .connectTimeout = channelError {
+            return TransportFailure(outcome: .connectTimeout, detail: "no TCP connection to \(address) before the deadline")
+        }
+        if let ioError = error as? IOError {
+            switch ioError.errnoCode {
+            case ECONNREFUSED:
+                return TransportFailure(outcome: .connectRefused, detail: "connection refused by \(address)")
+            case ETIMEDOUT:
+                return TransportFailure(outcome: .connectTimeout, detail: "TCP connect to \(address) timed out")
+            default:
+                return TransportFailure(
+                    outcome: .connectionError,
+                    detail: "cannot connect to \(address): \(String(cString: strerror(ioError.errnoCode)))"
+                )
+            }
+        }
+        return TransportFailure(outcome: .connectionError, detail: "cannot connect to \(address): \(error)")
+    }
+
+    static func elapsed(from start: NIODeadline, to end: NIODeadline) -> Duration {
+        .nanoseconds(Int64(end.uptimeNanoseconds) - Int64(start.uptimeNanoseconds))
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let parts = duration.components
+        self = .nanoseconds(parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000)
+    }
+}

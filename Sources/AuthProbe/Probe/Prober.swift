@@ -1,0 +1,143 @@
+import Foundation
+import Logging
+
+/// Runs one probe of one target: discovery → JWKS → token, each step timed and classified.
+///
+/// A probe is one attempt that returns a value: no retries, no throws. The first failed step ends the run.
+/// The client secret is read only while the token request is built.
+public struct Prober: Sendable {
+    private let transport: any HTTPTransport
+    private let now: @Sendable () -> Date
+
+    public init(transport: any HTTPTransport, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.transport = transport
+        self.now = now
+    }
+
+    /// Probes `target` once.
+    public func probe(_ target: ProbeTarget) async -> ProbeResult {
+        let startedAt = self.now()
+        var steps: [StepResult] = []
+        let environment = target.environment
+
+        let (discoveryResult, discovery) = await self.discover(environment)
+        steps.append(discoveryResult)
+        guard let discovery else { return ProbeResult(target: target.key, startedAt: startedAt, steps: steps) }
+
+        let jwksResult = await self.fetchJWKS(discovery.jwksURI, environment: environment)
+        steps.append(jwksResult)
+        guard jwksResult.succeeded else { return ProbeResult(target: target.key, startedAt: startedAt, steps: steps) }
+
+        if let client = target.client {
+            steps.append(await self.requestToken(discovery.tokenEndpoint, client: client, environment: environment))
+        }
+        return ProbeResult(target: target.key, startedAt: startedAt, steps: steps)
+    }
+
+    private func discover(_ environment: EnvironmentConfig) async -> (StepResult, ResponseClassifier.Discovery?) {
+        let request = HTTPRequest(method: "GET", url: environment.discoveryURL, headers: [("Accept", "application/json")])
+        let exchange = await self.transport.send(request, timeout: environment.timeout)
+        switch exchange.result {
+        case .failure(let failure):
+            return (Self.transportResult(.discovery, failure, exchange.timings), nil)
+        case .success(let response):
+            var (result, discovery) = ResponseClassifier.discovery(response, environment: environment, now: self.now())
+            result.timings = exchange.timings
+            return (result, discovery)
+        }
+    }
+
+    private func fetchJWKS(_ url: String, environment: EnvironmentConfig) async -> StepResult {
+        let request = HTTPRequest(method: "GET", url: url, headers: [("Accept", "application/json")])
+        let exchange = await self.transport.send(request, timeout: environment.timeout)
+        switch exchange.result {
+        case .failure(let failure):
+            return Self.transportResult(.jwks, failure, exchange.timings)
+        case .success(let response):
+            var result = ResponseClassifier.jwks(response, now: self.now())
+            result.timings = exchange.timings
+            return result
+        }
+    }
+
+    private func requestToken(_ url: String, client: ClientConfig, environment: EnvironmentConfig) async -> StepResult {
+        let request = TokenRequest.make(endpoint: url, client: client)
+        let exchange = await self.transport.send(request, timeout: environment.timeout)
+        switch exchange.result {
+        case .failure(let failure):
+            return Self.transportResult(.token, failure, exchange.timings)
+        case .success(let response):
+            var result = ResponseClassifier.token(response, now: self.now())
+            result.timings = exchange.timings
+            // A provider may echo what it received in an error description: never keep the secret.
+            result.detail = Redaction.redact(result.detail, secrets: [client.secret])
+            return result
+        }
+    }
+
+    private static func transportResult(_ step: Step, _ failure: TransportFailure, _ timings: PhaseTimings) -> StepResult {
+        StepResult(step: step, outcome: failure.outcome, timings: timings, detail: failure.detail)
+    }
+}
+
+/// Builds the client-credentials token request (RFC 6749 §4.4, client authentication §2.3.1).
+public enum TokenRequest {
+    /// The POST for `client`. The only place the secret's raw value is read.
+    public static func make(endpoint: String, client: ClientConfig) -> HTTPRequest {
+        var form: [(String, String)] = [("grant_type", "client_credentials")]
+        if let scope = client.scope { form.append(("scope", scope)) }
+        if let audience = client.audience { form.append(("audience", audience)) }
+        form += client.parameters.map { ($0.name, $0.value) }
+        var headers: [(name: String, value: String)] = [
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Accept", "application/json"),
+        ]
+        switch client.authMethod {
+        case .clientSecretBasic:
+            // §2.3.1: id and secret are form-urlencoded before they are joined and base64-encoded.
+            let credentials = client.secret.withRawValue { secret in
+                "\(FormEncoding.encode(client.clientID)):\(FormEncoding.encode(secret))"
+            }
+            headers.append(("Authorization", "Basic " + Data(credentials.utf8).base64EncodedString()))
+        case .clientSecretPost:
+            form.append(("client_id", client.clientID))
+            client.secret.withRawValue { form.append(("client_secret", $0)) }
+        }
+        return HTTPRequest(method: "POST", url: endpoint, headers: headers, body: Array(FormEncoding.encode(form).utf8))
+    }
+}
+
+/// `application/x-www-form-urlencoded` as HTML and RFC 6749 Appendix B define it.
+public enum FormEncoding {
+    private static let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._*")
+
+    /// Encodes one value: unreserved characters stay, space becomes `+`, everything else is percent-encoded.
+    public static func encode(_ value: String) -> String {
+        var out = ""
+        for byte in value.utf8 {
+            let scalar = Unicode.Scalar(byte)
+            if byte < 0x80, Self.unreserved.contains(scalar) {
+                out.unicodeScalars.append(scalar)
+            } else if byte == 0x20 {
+                out += "+"
+            } else {
+                out += String(format: "%%%02X", byte)
+            }
+        }
+        return out
+    }
+
+    /// Encodes name/value pairs joined by `&`.
+    public static func encode(_ pairs: [(String, String)]) -> String {
+        pairs.map { "\(Self.encode($0.0))=\(Self.encode($0.1))" }.joined(separator: "&")
+    }
+}
+
+/// Removes known secret values from free text before it is logged or stored.
+public enum Redaction {
+    public static func redact(_ text: String, secrets: [Secret]) -> String {
+        secrets.reduce(text) { text, secret in
+            secret.withRawValue { raw in raw.isEmpty ? text : text.replacingOccurrences(of: raw, with: "<secret>") }
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import Foundation
+
+/// The parts of an `http(s)://` URL a client needs to connect and to write the request line.
+struct RequestTarget: Sendable, Equatable {
+    var isTLS: Bool
+    /// Host without IPv6 brackets.
+    var host: String
+    var port: Int
+    /// Path and query as sent on the request line (`/` when the URL has no path).
+    var pathAndQuery: String
+
+    init?(parsing url: String) {
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", var host = components.host, !host.isEmpty
+        else { return nil }
+        if host.hasPrefix("[") && host.hasSuffix("]") {
+            host = String(host.dropFirst().dropLast())
+        }
+        self.isTLS = scheme == "https"
+        self.host = host
+        self.port = components.port ?? (self.isTLS ? 443 : 80)
+        guard (1...65535).contains(self.port) else { return nil }
+        let path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
+        self.pathAndQuery = components.percentEncodedQuery.map { "\(path)?\($0)" } ?? path
+    }
+
+    /// The `Host` header value: brackets for IPv6, the port only when it is not the scheme's default.
+    var hostHeader: String {
+        let host = self.host.contains(":") ? "[\(self.host)]" : self.host
+        return self.port == (self.isTLS ? 443 : 80) ? host : "\(host):\(self.port)"
+    }
+}

@@ -1,0 +1,288 @@
+import Foundation
+
+/// Pure functions from an HTTP response to a step result: the outcome taxonomy of DESIGN.md in one place.
+///
+/// Nothing here sees the network; the prober feeds it responses and tests feed it tables.
+public enum ResponseClassifier {
+    /// Text from a provider is cut to this many characters before it reaches a detail.
+    static let maxQuotedLength = 200
+
+    // MARK: - Shared HTTP status rules
+
+    /// The outcome of a non-2xx status for a step that has no more specific rule.
+    public static func statusOutcome(_ status: Int) -> Outcome {
+        switch status {
+        case 429: return .rateLimited
+        case 300..<400: return .redirectError
+        case 400..<500: return .http4xx
+        case 500..<600: return .http5xx
+        default: return .httpProtocolError
+        }
+    }
+
+    /// `Retry-After` as delta-seconds or an HTTP date.
+    public static func retryAfter(_ response: HTTPResponse, now: Date) -> Duration? {
+        guard let value = response.header("Retry-After")?.trimmingCharacters(in: .whitespaces) else { return nil }
+        if let seconds = Int(value), seconds >= 0 { return .seconds(seconds) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: value) else { return nil }
+        return .seconds(max(0, Int(date.timeIntervalSince(now).rounded(.up))))
+    }
+
+    static func httpFailure(_ step: Step, _ response: HTTPResponse, now: Date) -> StepResult {
+        var detail = "HTTP \(response.status)"
+        if (300..<400).contains(response.status) {
+            detail += response.header("Location").map { " redirect to \(Self.quote($0))" } ?? " redirect"
+        }
+        return StepResult(
+            step: step,
+            outcome: Self.statusOutcome(response.status),
+            httpStatus: response.status,
+            detail: detail,
+            retryAfter: Self.retryAfter(response, now: now)
+        )
+    }
+
+    // MARK: - JSON
+
+    /// A JSON object body, or the reason it is not one.
+    static func jsonObject(_ body: [UInt8]) -> Result<[String: Any], BodyProblem> {
+        guard !body.isEmpty else { return .failure(BodyProblem(reason: "empty body")) }
+        guard let value = try? JSONSerialization.jsonObject(with: Data(body)) else {
+            return .failure(BodyProblem(reason: "body is not JSON"))
+        }
+        guard let object = value as? [String: Any] else {
+            return .failure(BodyProblem(reason: "body is JSON but not an object"))
+        }
+        return .success(object)
+    }
+
+    /// Why a body is not the JSON object a step expects.
+    struct BodyProblem: Error {
+        var reason: String
+    }
+
+    // MARK: - Discovery
+
+    /// The endpoints discovery yields for the next steps.
+    public struct Discovery: Sendable, Equatable {
+        public var tokenEndpoint: String
+        public var jwksURI: String
+    }
+
+    /// Classifies the discovery response against the configured issuer.
+    public static func discovery(
+        _ response: HTTPResponse,
+        environment: EnvironmentConfig,
+        now: Date
+    ) -> (result: StepResult, discovery: Discovery?) {
+        guard response.status == 200 else { return (Self.httpFailure(.discovery, response, now: now), nil) }
+        var result = StepResult(step: .discovery, outcome: .success, httpStatus: 200)
+        let object: [String: Any]
+        switch Self.jsonObject(response.body) {
+        case .failure(let problem):
+            result.outcome = .invalidJSON
+            result.detail = "discovery document: \(problem.reason)"
+            return (result, nil)
+        case .success(let value):
+            object = value
+        }
+        guard let issuer = object["issuer"] as? String else {
+            result.outcome = .discoveryInvalid
+            result.detail = "discovery document has no issuer"
+            return (result, nil)
+        }
+        if issuer != environment.issuer {
+            if Self.trimmingSlash(issuer) == Self.trimmingSlash(environment.issuer) {
+                result.notes.append("issuer differs from the configured one only by a trailing slash")
+            } else {
+                result.outcome = .issuerMismatch
+                result.detail = "discovery issuer \(Self.quote(issuer)) is not the configured \(Self.quote(environment.issuer))"
+                return (result, nil)
+            }
+        }
+        var problems: [String] = []
+        let tokenEndpoint = Self.endpoint(object, "token_endpoint", environment: environment, problems: &problems)
+        let jwksURI = Self.endpoint(object, "jwks_uri", environment: environment, problems: &problems)
+        guard problems.isEmpty, let tokenEndpoint, let jwksURI else {
+            result.outcome = .discoveryInvalid
+            result.detail = problems.joined(separator: "; ")
+            return (result, nil)
+        }
+        if let grants = object["grant_types_supported"] as? [String], !grants.contains("client_credentials") {
+            // glewlwyd and others omit it although they issue such tokens: information, not failure.
+            result.notes.append("grant_types_supported does not list client_credentials")
+        }
+        result.detail = "token_endpoint \(tokenEndpoint)"
+        return (result, Discovery(tokenEndpoint: tokenEndpoint, jwksURI: jwksURI))
+    }
+
+    private static func endpoint(
+        _ object: [String: Any],
+        _ key: String,
+        environment: EnvironmentConfig,
+        problems: inout [String]
+    ) -> String? {
+        guard let value = object[key] as? String, !value.isEmpty else {
+            problems.append("\(key) is missing")
+            return nil
+        }
+        guard let target = RequestTarget(parsing: value) else {
+            problems.append("\(key) is not an http(s) URL")
+            return nil
+        }
+        if !target.isTLS && !environment.insecureHTTP && !ConfigParser.isLoopback(host: target.host) {
+            problems.append("\(key) uses plain http off loopback")
+            return nil
+        }
+        return value
+    }
+
+    // MARK: - JWKS
+
+    /// Classifies the JWKS response: a JSON object with a non-empty `keys` array of JWK objects.
+    public static func jwks(_ response: HTTPResponse, now: Date) -> StepResult {
+        guard response.status == 200 else { return Self.httpFailure(.jwks, response, now: now) }
+        var result = StepResult(step: .jwks, outcome: .success, httpStatus: 200)
+        switch Self.jsonObject(response.body) {
+        case .failure(let problem):
+            result.outcome = .invalidJSON
+            result.detail = "JWKS: \(problem.reason)"
+        case .success(let object):
+            guard let keys = object["keys"] as? [Any] else {
+                result.outcome = .jwksInvalid
+                result.detail = "JWKS has no keys array"
+                return result
+            }
+            let valid = keys.compactMap { $0 as? [String: Any] }.filter { $0["kty"] is String }
+            if valid.count != keys.count {
+                result.outcome = .jwksInvalid
+                result.detail = "JWKS has \(keys.count - valid.count) entries without kty"
+            } else if valid.isEmpty {
+                result.outcome = .jwksInvalid
+                result.detail = "JWKS has no keys"
+            } else {
+                result.detail = "\(valid.count) keys"
+            }
+            result.jwksKeys = valid.count
+        }
+        return result
+    }
+
+    // MARK: - Token
+
+    private static let credentialCodes: [String: Outcome] = [
+        "invalid_client": .invalidClient,
+        "invalid_grant": .invalidGrant,
+        "unauthorized_client": .unauthorizedClient,
+        "invalid_scope": .invalidScope,
+        "invalid_request": .invalidRequest,
+        "unsupported_grant_type": .unsupportedGrantType,
+    ]
+
+    /// Classifies a token endpoint response (RFC 6749 §5.1 success, §5.2 errors, and the common deviations).
+    public static func token(_ response: HTTPResponse, now: Date) -> StepResult {
+        var result = StepResult(step: .token, outcome: .success, httpStatus: response.status)
+        guard response.status == 200 else {
+            return Self.tokenError(response, now: now)
+        }
+        let object: [String: Any]
+        switch Self.jsonObject(response.body) {
+        case .failure(let problem):
+            result.outcome = .invalidJSON
+            result.detail = "token response: \(problem.reason)"
+            return result
+        case .success(let value):
+            object = value
+        }
+        var problems: [String] = []
+        if (object["access_token"] as? String)?.isEmpty != false {
+            problems.append("access_token is missing or empty")
+        }
+        switch object["token_type"] {
+        case let type as String:
+            let normalized = type.trimmingCharacters(in: .whitespaces)
+            if normalized.lowercased() == "bearer" {
+                // RFC 6749 §5.1: the value is case-insensitive, so lowercase is conformant.
+            } else if normalized.lowercased() == "bearer:" {
+                result.notes.append("token_type \"\(normalized)\" read as Bearer")
+            } else {
+                problems.append("token_type \(Self.quote(type)) is not Bearer")
+            }
+        default:
+            problems.append("token_type is missing")
+        }
+        switch object["expires_in"] {
+        case let number as NSNumber:
+            let value = number.doubleValue
+            if value > 0, value == value.rounded(), value < Double(Int32.max) {
+                result.tokenLifetime = Int(value)
+            } else {
+                problems.append("expires_in \(number) is not a positive integer")
+            }
+        case let text as String:
+            if let value = Int(text.trimmingCharacters(in: .whitespaces)), value > 0 {
+                result.tokenLifetime = value
+                result.notes.append("expires_in is a string, not a number")
+            } else {
+                problems.append("expires_in \(Self.quote(text)) is not a positive integer")
+            }
+        case nil:
+            problems.append("expires_in is missing")
+        default:
+            problems.append("expires_in is not a positive integer")
+        }
+        if !problems.isEmpty {
+            result.outcome = .tokenResponseInvalid
+            result.detail = problems.joined(separator: "; ")
+            return result
+        }
+        result.detail = "token issued, expires_in \(result.tokenLifetime ?? 0)s"
+        return result
+    }
+
+    private static func tokenError(_ response: HTTPResponse, now: Date) -> StepResult {
+        let status = response.status
+        if status == 429 || status >= 500 || (300..<400).contains(status) {
+            return Self.httpFailure(.token, response, now: now)
+        }
+        var result = StepResult(step: .token, outcome: .http4xx, httpStatus: status)
+        if case .success(let object) = Self.jsonObject(response.body), let code = object["error"] as? String {
+            let description = (object["error_description"] as? String).map { ": \(Self.quote($0))" } ?? ""
+            if let outcome = Self.credentialCodes[code] {
+                result.outcome = outcome
+            } else if code == "scope_invalid" {
+                // glewlwyd's spelling of invalid_scope.
+                result.outcome = .invalidScope
+                result.notes.append("error code scope_invalid read as invalid_scope")
+            } else {
+                result.outcome = .oauthError
+            }
+            result.detail = "HTTP \(status) error=\(Self.quote(code))\(description)"
+            return result
+        }
+        if status == 401 || status == 403 {
+            // No RFC 6749 body: glewlwyd answers every bad credential with 403 and nothing else.
+            result.outcome = .credentialRejected
+            result.detail = "HTTP \(status) without an OAuth error body"
+            return result
+        }
+        result.detail = "HTTP \(status) without an OAuth error body"
+        return result
+    }
+
+    // MARK: - Text
+
+    static func quote(_ text: String) -> String {
+        let printable = String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }))
+        let cut = printable.count > Self.maxQuotedLength ? String(printable.prefix(Self.maxQuotedLength)) + "…" : printable
+        return "\"\(cut)\""
+    }
+
+    private static func trimmingSlash(_ text: String) -> String {
+        text.hasSuffix("/") ? String(text.dropLast()) : text
+    }
+}

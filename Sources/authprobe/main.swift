@@ -1,0 +1,2 @@
+import AuthProbe
+print(AuthProbeVersion.current)

@@ -1,0 +1,3 @@
+import Testing
+@testable import AuthProbe
+@Test func version() { #expect(!AuthProbeVersion.current.isEmpty) }
