@@ -20,7 +20,7 @@ struct ExchangeStamps: Sendable {
 
 /// What one connection produced, with its timestamps.
 struct ExchangeRecord: Sendable {
-    var result: Result<HTTPResponse, TransportFailure>
+    var result: Result<TransportResponse, TransportFailure>
     var stamps: ExchangeStamps
 }
 
@@ -138,7 +138,7 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
             self.responseBody += buffer.readBytes(length: buffer.readableBytes) ?? []
         case .end:
             self.stamps.endAt = .now()
-            let response = HTTPResponse(status: self.status ?? 0, headers: self.headers, body: self.responseBody)
+            let response = TransportResponse(status: self.status ?? 0, headers: self.headers, body: self.responseBody)
             self.complete(context: context, .success(response))
         }
     }
@@ -168,7 +168,7 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.complete(context: context, .failure(failure))
     }
 
-    private func complete(context: ChannelHandlerContext?, _ result: Result<HTTPResponse, TransportFailure>) {
+    private func complete(context: ChannelHandlerContext?, _ result: Result<TransportResponse, TransportFailure>) {
         guard !self.done else { return }
         self.done = true
         self.deadlineTask?.cancel()

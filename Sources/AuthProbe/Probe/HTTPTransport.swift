@@ -1,5 +1,5 @@
 /// One HTTP request as the prober builds it.
-public struct HTTPRequest: Sendable {
+public struct TransportRequest: Sendable {
     public var method: String
     /// Absolute `http://` or `https://` URL.
     public var url: String
@@ -16,7 +16,7 @@ public struct HTTPRequest: Sendable {
 }
 
 /// A complete HTTP response.
-public struct HTTPResponse: Sendable {
+public struct TransportResponse: Sendable {
     public var status: Int
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
@@ -48,10 +48,10 @@ public struct TransportFailure: Sendable, Error {
 
 /// What one request produced: a response or a classified failure, and the timings either way.
 public struct HTTPExchange: Sendable {
-    public var result: Result<HTTPResponse, TransportFailure>
+    public var result: Result<TransportResponse, TransportFailure>
     public var timings: PhaseTimings
 
-    public init(result: Result<HTTPResponse, TransportFailure>, timings: PhaseTimings) {
+    public init(result: Result<TransportResponse, TransportFailure>, timings: PhaseTimings) {
         self.result = result
         self.timings = timings
     }
@@ -61,5 +61,5 @@ public struct HTTPExchange: Sendable {
 ///
 /// Implementations never throw and never outlive `timeout`; every failure is a ``TransportFailure``.
 public protocol HTTPTransport: Sendable {
-    func send(_ request: HTTPRequest, timeout: Duration) async -> HTTPExchange
+    func send(_ request: TransportRequest, timeout: Duration) async -> HTTPExchange
 }

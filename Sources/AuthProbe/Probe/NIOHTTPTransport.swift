@@ -31,11 +31,11 @@ public struct NIOHTTPTransport: HTTPTransport {
         self.userAgent = "authprobe/\(AuthProbeVersion.current)"
     }
 
-    public func send(_ request: HTTPRequest, timeout: Duration) async -> HTTPExchange {
+    public func send(_ request: TransportRequest, timeout: Duration) async -> HTTPExchange {
         let start = NIODeadline.now()
         let deadline = start + TimeAmount(timeout)
         var timings = PhaseTimings()
-        func finish(_ result: Result<HTTPResponse, TransportFailure>) -> HTTPExchange {
+        func finish(_ result: Result<TransportResponse, TransportFailure>) -> HTTPExchange {
             timings.total = Self.elapsed(from: start, to: .now())
             return HTTPExchange(result: result, timings: timings)
         }
@@ -86,7 +86,7 @@ public struct NIOHTTPTransport: HTTPTransport {
     // MARK: - Exchange on one connection
 
     private func exchange(
-        _ request: HTTPRequest,
+        _ request: TransportRequest,
         target: RequestTarget,
         address: SocketAddress,
         deadline: NIODeadline,
@@ -150,7 +150,7 @@ public struct NIOHTTPTransport: HTTPTransport {
         }
     }
 
-    private func requestHead(_ request: HTTPRequest, target: RequestTarget) -> HTTPRequestHead {
+    private func requestHead(_ request: TransportRequest, target: RequestTarget) -> HTTPRequestHead {
         var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: request.method), uri: target.pathAndQuery)
         head.headers.add(name: "Host", value: target.hostHeader)
         head.headers.add(name: "User-Agent", value: self.userAgent)

@@ -35,7 +35,7 @@ public struct Prober: Sendable {
     }
 
     private func discover(_ environment: EnvironmentConfig) async -> (StepResult, ResponseClassifier.Discovery?) {
-        let request = HTTPRequest(method: "GET", url: environment.discoveryURL, headers: [("Accept", "application/json")])
+        let request = TransportRequest(method: "GET", url: environment.discoveryURL, headers: [("Accept", "application/json")])
         let exchange = await self.transport.send(request, timeout: environment.timeout)
         switch exchange.result {
         case .failure(let failure):
@@ -48,7 +48,7 @@ public struct Prober: Sendable {
     }
 
     private func fetchJWKS(_ url: String, environment: EnvironmentConfig) async -> StepResult {
-        let request = HTTPRequest(method: "GET", url: url, headers: [("Accept", "application/json")])
+        let request = TransportRequest(method: "GET", url: url, headers: [("Accept", "application/json")])
         let exchange = await self.transport.send(request, timeout: environment.timeout)
         switch exchange.result {
         case .failure(let failure):
@@ -83,7 +83,7 @@ public struct Prober: Sendable {
 /// Builds the client-credentials token request (RFC 6749 §4.4, client authentication §2.3.1).
 public enum TokenRequest {
     /// The POST for `client`. The only place the secret's raw value is read.
-    public static func make(endpoint: String, client: ClientConfig) -> HTTPRequest {
+    public static func make(endpoint: String, client: ClientConfig) -> TransportRequest {
         var form: [(String, String)] = [("grant_type", "client_credentials")]
         if let scope = client.scope { form.append(("scope", scope)) }
         if let audience = client.audience { form.append(("audience", audience)) }
@@ -103,7 +103,7 @@ public enum TokenRequest {
             form.append(("client_id", client.clientID))
             client.secret.withRawValue { form.append(("client_secret", $0)) }
         }
-        return HTTPRequest(method: "POST", url: endpoint, headers: headers, body: Array(FormEncoding.encode(form).utf8))
+        return TransportRequest(method: "POST", url: endpoint, headers: headers, body: Array(FormEncoding.encode(form).utf8))
     }
 }
 

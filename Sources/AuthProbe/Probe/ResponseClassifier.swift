@@ -21,7 +21,7 @@ public enum ResponseClassifier {
     }
 
     /// `Retry-After` as delta-seconds or an HTTP date.
-    public static func retryAfter(_ response: HTTPResponse, now: Date) -> Duration? {
+    public static func retryAfter(_ response: TransportResponse, now: Date) -> Duration? {
         guard let value = response.header("Retry-After")?.trimmingCharacters(in: .whitespaces) else { return nil }
         if let seconds = Int(value), seconds >= 0 { return .seconds(seconds) }
         let formatter = DateFormatter()
@@ -32,7 +32,7 @@ public enum ResponseClassifier {
         return .seconds(max(0, Int(date.timeIntervalSince(now).rounded(.up))))
     }
 
-    static func httpFailure(_ step: Step, _ response: HTTPResponse, now: Date) -> StepResult {
+    static func httpFailure(_ step: Step, _ response: TransportResponse, now: Date) -> StepResult {
         var detail = "HTTP \(response.status)"
         if (300..<400).contains(response.status) {
             detail += response.header("Location").map { " redirect to \(Self.quote($0))" } ?? " redirect"
@@ -75,7 +75,7 @@ public enum ResponseClassifier {
 
     /// Classifies the discovery response against the configured issuer.
     public static func discovery(
-        _ response: HTTPResponse,
+        _ response: TransportResponse,
         environment: EnvironmentConfig,
         now: Date
     ) -> (result: StepResult, discovery: Discovery?) {
@@ -144,7 +144,7 @@ public enum ResponseClassifier {
     // MARK: - JWKS
 
     /// Classifies the JWKS response: a JSON object with a non-empty `keys` array of JWK objects.
-    public static func jwks(_ response: HTTPResponse, now: Date) -> StepResult {
+    public static func jwks(_ response: TransportResponse, now: Date) -> StepResult {
         guard response.status == 200 else { return Self.httpFailure(.jwks, response, now: now) }
         var result = StepResult(step: .jwks, outcome: .success, httpStatus: 200)
         switch Self.jsonObject(response.body) {
@@ -184,7 +184,7 @@ public enum ResponseClassifier {
     ]
 
     /// Classifies a token endpoint response (RFC 6749 §5.1 success, §5.2 errors, and the common deviations).
-    public static func token(_ response: HTTPResponse, now: Date) -> StepResult {
+    public static func token(_ response: TransportResponse, now: Date) -> StepResult {
         var result = StepResult(step: .token, outcome: .success, httpStatus: response.status)
         guard response.status == 200 else {
             return Self.tokenError(response, now: now)
@@ -244,7 +244,7 @@ public enum ResponseClassifier {
         return result
     }
 
-    private static func tokenError(_ response: HTTPResponse, now: Date) -> StepResult {
+    private static func tokenError(_ response: TransportResponse, now: Date) -> StepResult {
         let status = response.status
         if status == 429 || status >= 500 || (300..<400).contains(status) {
             return Self.httpFailure(.token, response, now: now)

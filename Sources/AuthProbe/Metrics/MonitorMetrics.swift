@@ -1,0 +1,153 @@
+import Foundation
+import Prometheus
+
+/// The only place that knows metric names: turns probe results (and restored history) into
+/// Prometheus series with bounded labels — environment, client, step, phase, outcome.
+///
+/// Never a URL, a message or a credential in a label.
+public final class MonitorMetrics: Sendable {
+    /// The registry rendered on `/metrics`.
+    public let registry: PrometheusCollectorRegistry
+
+    /// Buckets for token-endpoint latency: a healthy endpoint answers in 5–500 ms, a sick one in seconds.
+    public static let latencyBuckets: [Duration] = [
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+        .seconds(30),
+    ]
+
+    private enum Name {
+        static let up = "up"
+        static let stepSuccess = "step_success"
+        static let stepDuration = "step_duration_seconds"
+        static let requestDuration = "request_duration_seconds"
+        static let stepResults = "step_results_total"
+        static let consecutiveFailures = "consecutive_failures"
+        static let lastSuccess = "last_success_timestamp_seconds"
+        static let tokenLifetime = "token_lifetime_seconds"
+        static let jwksKeys = "jwks_keys"
+        static let buildInfo = "build_info"
+    }
+
+    private static let help: [String: String] = [
+        Name.up: "1 if the last probe run of the environment and client fully succeeded, else 0.",
+        Name.stepSuccess: "1 if the last result of the step was a success, else 0.",
+        Name.stepDuration: "Duration of the last result of the step, by phase (total is the whole request).",
+        Name.requestDuration: "Duration of every request of the step.",
+        Name.stepResults: "Step results by outcome.",
+        Name.consecutiveFailures: "Failed results of the step since its last success.",
+        Name.lastSuccess: "Unix time of the last successful result of the step.",
+        Name.tokenLifetime: "expires_in of the last token issued.",
+        Name.jwksKeys: "Number of keys in the last JWKS fetched.",
+        Name.buildInfo: "authprobe build information; always 1.",
+    ]
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), location: String? = nil) {
+        self.registry = registry
+        self.gauge(Name.buildInfo, ["version": AuthProbeVersion.current, "location": location ?? ""]).set(1.0)
+    }
+
+    /// The exposition text of every series.
+    public func render() -> [UInt8] {
+        self.registry.emitToBuffer()
+    }
+
+    // MARK: - Recording
+
+    /// Updates every series a probe result describes.
+    public func record(_ result: ProbeResult) {
+        let target = result.target
+        self.gauge(Name.up, Self.labels(target)).set(result.succeeded ? 1.0 : 0.0)
+        for step in result.steps {
+            let stepLabels = Self.labels(target, step.step)
+            self.gauge(Name.stepSuccess, stepLabels).set(step.succeeded ? 1.0 : 0.0)
+            for phase in Phase.allCases {
+                let labels = stepLabels.merging(["phase": phase.rawValue]) { $1 }
+                if let value = step.timings[phase] {
+                    self.gauge(Name.stepDuration, labels).set(Durations.seconds(value))
+                } else {
+                    // A phase that did not happen this time must not show last run's value.
+                    self.registry.unregisterGauge(self.gauge(Name.stepDuration, labels))
+                }
+            }
+            self.gauge(Name.stepDuration, stepLabels.merging(["phase": "total"]) { $1 })
+                .set(Durations.seconds(step.timings.total))
+            self.histogram(stepLabels).record(step.timings.total)
+            self.counter(Name.stepResults, stepLabels.merging(["outcome": step.outcome.label]) { $1 }).increment()
+            let failures = self.gauge(Name.consecutiveFailures, stepLabels)
+            if step.succeeded {
+                failures.set(0.0)
+                self.gauge(Name.lastSuccess, stepLabels).set(result.startedAt.timeIntervalSince1970)
+            } else {
+                failures.increment()
+            }
+            if let lifetime = step.tokenLifetime {
+                self.gauge(Name.tokenLifetime, Self.labels(target)).set(Double(lifetime))
+            }
+            if let keys = step.jwksKeys {
+                self.gauge(Name.jwksKeys, ["environment": target.environment]).set(Double(keys))
+            }
+        }
+    }
+
+    /// Sets the history series from the store, so a restart does not make a broken credential look healthy.
+    /// Only targets in `targets` (the current configuration) are restored.
+    public func restore(_ history: StoreHistory, targets: Set<TargetKey>) {
+        var lastRunSucceeded: [TargetKey: Bool] = [:]
+        for entry in history.steps where targets.contains(entry.target) {
+            let labels = Self.labels(entry.target, entry.step)
+            self.gauge(Name.stepSuccess, labels).set(entry.lastOutcome == .success ? 1.0 : 0.0)
+            self.gauge(Name.consecutiveFailures, labels).set(Double(entry.consecutiveFailures))
+            if let lastSuccess = entry.lastSuccess {
+                self.gauge(Name.lastSuccess, labels).set(lastSuccess.timeIntervalSince1970)
+            }
+            lastRunSucceeded[entry.target, default: true] =
+                lastRunSucceeded[entry.target, default: true] && entry.lastOutcome == .success
+        }
+        for (target, succeeded) in lastRunSucceeded {
+            self.gauge(Name.up, Self.labels(target)).set(succeeded ? 1.0 : 0.0)
+        }
+        for (target, lifetime) in history.tokenLifetimes where targets.contains(target) {
+            self.gauge(Name.tokenLifetime, Self.labels(target)).set(Double(lifetime))
+        }
+        let environments = Set(targets.map(\.environment))
+        for (environment, keys) in history.jwksKeys where environments.contains(environment) {
+            self.gauge(Name.jwksKeys, ["environment": environment]).set(Double(keys))
+        }
+    }
+
+    // MARK: - Series
+
+    private static func labels(_ target: TargetKey) -> [String: String] {
+        ["environment": target.environment, "client": target.client]
+    }
+
+    private static func labels(_ target: TargetKey, _ step: Step) -> [String: String] {
+        ["environment": target.environment, "client": target.client, "step": step.rawValue]
+    }
+
+    /// Label order is fixed (sorted by name) so every series of a family has the same label set.
+    private static func ordered(_ labels: [String: String]) -> [(String, String)] {
+        labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    private static func descriptor(_ name: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "authprobe", metricName: name, unitName: "", helpText: Self.help[name] ?? "")
+    }
+
+    private func gauge(_ name: String, _ labels: [String: String]) -> Gauge {
+        self.registry.makeGauge(descriptor: Self.descriptor(name), labels: Self.ordered(labels))
+    }
+
+    private func counter(_ name: String, _ labels: [String: String]) -> Counter {
+        self.registry.makeCounter(descriptor: Self.descriptor(name), labels: Self.ordered(labels))
+    }
+
+    private func histogram(_ labels: [String: String]) -> DurationHistogram {
+        self.registry.makeDurationHistogram(
+            descriptor: Self.descriptor(Name.requestDuration),
+            labels: Self.ordered(labels),
+            buckets: Self.latencyBuckets
+        )
+    }
+}

@@ -1,0 +1,77 @@
+import Logging
+
+/// Something that consumes every probe result: the store, the metrics, the log.
+public protocol ProbeResultSink: Sendable {
+    func record(_ result: ProbeResult) async
+}
+
+/// Writes results to the store; a failed write is authprobe's own fault and logged as an error,
+/// and never stops probing.
+public struct StoreSink: ProbeResultSink {
+    let store: ResultStore
+    let logger: Logger
+
+    public init(store: ResultStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+    }
+
+    public func record(_ result: ProbeResult) async {
+        do {
+            try await self.store.insert(result)
+        } catch {
+            self.logger.error(
+                "storing probe result failed",
+                metadata: ["probe.environment": "\(result.target.environment)", "store.error": "\(error)"]
+            )
+        }
+    }
+}
+
+/// Updates the Prometheus series.
+public struct MetricsSink: ProbeResultSink {
+    let metrics: MonitorMetrics
+
+    public init(metrics: MonitorMetrics) {
+        self.metrics = metrics
+    }
+
+    public func record(_ result: ProbeResult) async {
+        self.metrics.record(result)
+    }
+}
+
+/// One structured log line per run: a constant message, the data in dotted metadata.
+/// Provider failures are expected events (info); success is debug.
+public struct LogSink: ProbeResultSink {
+    let logger: Logger
+
+    public init(logger: Logger) {
+        self.logger = logger
+    }
+
+    public func record(_ result: ProbeResult) async {
+        var metadata: Logger.Metadata = [
+            "probe.environment": "\(result.target.environment)",
+            "probe.client": "\(result.target.client)",
+            "probe.duration_ms": "\(Self.milliseconds(result.steps.map { Durations.seconds($0.timings.total) }.reduce(0, +)))",
+        ]
+        guard let failure = result.failure else {
+            if let lifetime = result.steps.last?.tokenLifetime {
+                metadata["probe.token_lifetime_s"] = "\(lifetime)"
+            }
+            self.logger.debug("probe run succeeded", metadata: metadata)
+            return
+        }
+        metadata["probe.step"] = "\(failure.step.rawValue)"
+        metadata["probe.outcome"] = "\(failure.outcome.label)"
+        metadata["probe.scope"] = "\(failure.outcome.scope.rawValue)"
+        metadata["probe.detail"] = "\(failure.detail)"
+        if let status = failure.httpStatus { metadata["probe.http_status"] = "\(status)" }
+        self.logger.info("probe run failed", metadata: metadata)
+    }
+
+    private static func milliseconds(_ seconds: Double) -> String {
+        String(format: "%.1f", seconds * 1000)
+    }
+}

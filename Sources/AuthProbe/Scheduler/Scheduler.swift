@@ -1,0 +1,123 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Runs every environment×client on its interval and fans each result out to the sinks.
+///
+/// Each target has its own loop, so a hung or slow provider only ever delays its own next run
+/// (every request is bounded by the environment's timeout). First runs are offset by a stable
+/// per-target fraction of the interval to spread load; at most `concurrency` runs are in flight.
+/// On graceful shutdown no new run starts, and runs in flight finish and are recorded before `run()` returns.
+public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
+    private let targets: [ProbeTarget]
+    private let prober: Prober
+    private let sinks: [any ProbeResultSink]
+    private let limiter: ConcurrencyLimiter
+    private let clock: C
+    private let logger: Logger
+    private let spreadFirstRuns: Bool
+
+    public init(
+        targets: [ProbeTarget],
+        prober: Prober,
+        sinks: [any ProbeResultSink],
+        concurrency: Int,
+        clock: C,
+        logger: Logger,
+        spreadFirstRuns: Bool = true
+    ) {
+        precondition(concurrency > 0, "concurrency must be positive")
+        self.targets = targets
+        self.prober = prober
+        self.sinks = sinks
+        self.limiter = ConcurrencyLimiter(limit: concurrency)
+        self.clock = clock
+        self.logger = logger
+        self.spreadFirstRuns = spreadFirstRuns
+    }
+
+    public func run() async throws {
+        self.logger.info("scheduler started", metadata: ["scheduler.targets": "\(self.targets.count)"])
+        await withDiscardingTaskGroup { group in
+            for target in self.targets {
+                group.addTask { await self.loop(target) }
+            }
+        }
+        self.logger.info("scheduler stopped")
+    }
+
+    private func loop(_ target: ProbeTarget) async {
+        let interval = target.environment.interval
+        var next = self.clock.now.advanced(by: self.spreadFirstRuns ? Self.offset(of: target.key, within: interval) : .zero)
+        while true {
+            do {
+                // Only the wait is cut short by shutdown; a run that has started is finished and recorded.
+                let wakeUp = next
+                try await cancelWhenGracefulShutdown { try await self.clock.sleep(until: wakeUp, tolerance: nil) }
+            } catch {
+                return
+            }
+            if Task.isCancelledOrShuttingDown { return }
+            let result = await self.limiter.withPermit { await self.prober.probe(target) }
+            for sink in self.sinks {
+                await sink.record(result)
+            }
+            next = next.advanced(by: interval)
+            let now = self.clock.now
+            if next < now {
+                // The run overran its interval: skip the missed slots instead of bursting to catch up.
+                next = now.advanced(by: interval)
+            }
+            if let retryAfter = result.steps.compactMap(\.retryAfter).max(), now.advanced(by: retryAfter) > next {
+                // Honour Retry-After: probing a rate-limited provider sooner only prolongs the limit.
+                next = now.advanced(by: retryAfter)
+            }
+        }
+    }
+
+    /// A stable fraction of the interval derived from the target's labels (FNV-1a), so restarts keep the spread.
+    static func offset(of key: TargetKey, within interval: Duration) -> Duration {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in "\(key.environment)\u{0}\(key.client)".utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        let fraction = Double(hash % 10_000) / 10_000
+        return .milliseconds(Int64(Durations.seconds(interval) * 1000 * fraction))
+    }
+}
+
+/// A counting semaphore for async code: at most `limit` bodies run at once, others wait in FIFO order.
+public actor ConcurrencyLimiter {
+    private let limit: Int
+    private var running = 0
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    public init(limit: Int) {
+        self.limit = limit
+    }
+
+    public func withPermit<T: Sendable>(_ body: @Sendable () async -> T) async -> T {
+        await self.acquire()
+        let value = await body()
+        self.release()
+        return value
+    }
+
+    private func acquire() async {
+        if self.running < self.limit {
+            self.running += 1
+            return
+        }
+        await withCheckedContinuation { self.waiters.append($0) }
+    }
+
+    private func release() {
+        if self.waiters.isEmpty {
+            self.running -= 1
+        } else {
+            // Hand the permit straight to the next waiter.
+            self.waiters.removeFirst().resume()
+        }
+    }
+}

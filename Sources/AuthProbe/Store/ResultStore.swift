@@ -1,0 +1,206 @@
+import Foundation
+import GRDB
+
+/// The one owner of the SQLite database: migrations, inserts, restore queries and retention.
+///
+/// Nothing else opens the file or writes SQL. The store never sees a secret: step details are
+/// already sanitized by the prober, and tokens are reduced to their lifetime.
+public struct ResultStore: Sendable {
+    private let writer: any DatabaseWriter
+
+    /// Wraps an open database (a pool in production, a queue in tests) and migrates it.
+    public init(writer: any DatabaseWriter) throws {
+        self.writer = writer
+        try Self.migrator.migrate(writer)
+    }
+
+    /// Opens (creating if needed) the database file in WAL mode.
+    public static func open(path: String) throws -> ResultStore {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        // A pool runs in WAL mode: scrapes and reports read while probes write.
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        return try ResultStore(writer: pool)
+    }
+
+    /// Migrations are append-only: never edit one that has shipped.
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "step_result") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("time", .double).notNull()
+                table.column("environment", .text).notNull()
+                table.column("client", .text).notNull()
+                table.column("step", .text).notNull()
+                table.column("outcome", .text).notNull()
+                table.column("http_status", .integer)
+                table.column("duration_seconds", .double).notNull()
+                table.column("token_lifetime_seconds", .integer)
+                table.column("jwks_keys", .integer)
+                table.column("detail", .text).notNull()
+            }
+            try db.create(index: "step_result_target", on: "step_result", columns: ["environment", "client", "step", "id"])
+            try db.create(index: "step_result_time", on: "step_result", columns: ["time"])
+        }
+        return migrator
+    }
+
+    /// Records every step of a run in one transaction.
+    public func insert(_ result: ProbeResult) async throws {
+        try await self.writer.write { db in
+            for step in result.steps {
+                try db.execute(
+                    sql: """
+                        INSERT INTO step_result
+                          (time, environment, client, step, outcome, http_status, duration_seconds,
+                           token_lifetime_seconds, jwks_keys, detail)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        result.startedAt.timeIntervalSince1970, result.target.environment, result.target.client,
+                        step.step.rawValue, step.outcome.rawValue, step.httpStatus,
+                        Durations.seconds(step.timings.total), step.tokenLifetime, step.jwksKeys,
+                        Self.storedDetail(step),
+                    ]
+                )
+            }
+        }
+    }
+
+    private static func storedDetail(_ step: StepResult) -> String {
+        step.notes.isEmpty ? step.detail : "\(step.detail) [\(step.notes.joined(separator: "; "))]"
+    }
+
+    /// The state the metrics describe history with, per target and step, as of the newest row.
+    public func history() async throws -> StoreHistory {
+        try await self.writer.read { db in
+            var history = StoreHistory()
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    WITH last_success AS (
+                      SELECT environment, client, step, MAX(id) AS id, MAX(time) AS time
+                      FROM step_result WHERE outcome = 'success' GROUP BY environment, client, step
+                    ),
+                    grouped AS (
+                      SELECT r.environment, r.client, r.step, MAX(r.id) AS last_id, s.time AS last_success,
+                             SUM(CASE WHEN s.id IS NULL OR r.id > s.id THEN 1 ELSE 0 END) AS failures
+                      FROM step_result r
+                      LEFT JOIN last_success s
+                        ON s.environment = r.environment AND s.client = r.client AND s.step = r.step
+                      GROUP BY r.environment, r.client, r.step
+                    )
+                    SELECT g.environment, g.client, g.step, g.last_success, g.failures, x.outcome AS last_outcome
+                    FROM grouped g JOIN step_result x ON x.id = g.last_id
+                    """
+            )
+            for row in rows {
+                guard let step = Step(rawValue: row["step"]), let outcome = Outcome(rawValue: row["last_outcome"])
+                else { continue }
+                let lastSuccess: Double? = row["last_success"]
+                history.steps.append(
+                    StepHistory(
+                        target: TargetKey(environment: row["environment"], client: row["client"]),
+                        step: step,
+                        lastOutcome: outcome,
+                        lastSuccess: lastSuccess.map { Date(timeIntervalSince1970: $0) },
+                        consecutiveFailures: row["failures"]
+                    )
+                )
+            }
+            let lifetimes = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT environment, client, token_lifetime_seconds FROM step_result
+                    WHERE id IN (SELECT MAX(id) FROM step_result WHERE token_lifetime_seconds IS NOT NULL
+                                 GROUP BY environment, client)
+                    """
+            )
+            for row in lifetimes {
+                history.tokenLifetimes[TargetKey(environment: row["environment"], client: row["client"])] =
+                    row["token_lifetime_seconds"]
+            }
+            let keys = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT environment, jwks_keys FROM step_result
+                    WHERE id IN (SELECT MAX(id) FROM step_result WHERE jwks_keys IS NOT NULL GROUP BY environment)
+                    """
+            )
+            for row in keys {
+                history.jwksKeys[row["environment"]] = row["jwks_keys"]
+            }
+            return history
+        }
+    }
+
+    /// The newest step results, newest first (for reports, the `probe` command and tests).
+    public func recent(limit: Int = 100) async throws -> [StoredStepResult] {
+        try await self.writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT time, environment, client, step, outcome, http_status, duration_seconds,
+                           token_lifetime_seconds, detail
+                    FROM step_result ORDER BY id DESC LIMIT ?
+                    """,
+                arguments: [limit]
+            ).map { row in
+                StoredStepResult(
+                    time: Date(timeIntervalSince1970: row["time"]),
+                    target: TargetKey(environment: row["environment"], client: row["client"]),
+                    step: Step(rawValue: row["step"]) ?? .discovery,
+                    outcome: row["outcome"],
+                    httpStatus: row["http_status"],
+                    durationSeconds: row["duration_seconds"],
+                    tokenLifetime: row["token_lifetime_seconds"],
+                    detail: row["detail"]
+                )
+            }
+        }
+    }
+
+    /// Deletes raw rows older than `cutoff`; returns how many went.
+    @discardableResult
+    public func prune(before cutoff: Date) async throws -> Int {
+        try await self.writer.write { db in
+            try db.execute(sql: "DELETE FROM step_result WHERE time < ?", arguments: [cutoff.timeIntervalSince1970])
+            return db.changesCount
+        }
+    }
+}
+
+/// One stored step result as read back.
+public struct StoredStepResult: Sendable, Equatable {
+    public var time: Date
+    public var target: TargetKey
+    public var step: Step
+    /// The outcome label as stored (kept as text so rows from newer versions still read).
+    public var outcome: String
+    public var httpStatus: Int?
+    public var durationSeconds: Double
+    public var tokenLifetime: Int?
+    public var detail: String
+}
+
+/// What a restart needs to describe history truthfully.
+public struct StoreHistory: Sendable {
+    public var steps: [StepHistory] = []
+    public var tokenLifetimes: [TargetKey: Int] = [:]
+    public var jwksKeys: [String: Int] = [:]
+
+    public init() {}
+}
+
+/// The history of one step of one target.
+public struct StepHistory: Sendable, Equatable {
+    public var target: TargetKey
+    public var step: Step
+    public var lastOutcome: Outcome
+    public var lastSuccess: Date?
+    /// Failed results since the last success (all of them when there was none).
+    public var consecutiveFailures: Int
+}

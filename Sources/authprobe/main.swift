@@ -1,2 +1,0 @@
-import AuthProbe
-print(AuthProbeVersion.current)
