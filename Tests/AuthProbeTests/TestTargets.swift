@@ -1,0 +1,39 @@
+import AuthProbe
+import AuthProbeTesting
+
+/// Configuration values shared by tests that probe the in-process fake provider.
+enum TestTargets {
+    static let secret = Secret("fake-secret-Zq8+/ :%")
+
+    static func environment(
+        issuer: String,
+        timeout: Duration = .seconds(2),
+        interval: Duration = .seconds(5),
+        clients: [ClientConfig]? = nil
+    ) -> EnvironmentConfig {
+        EnvironmentConfig(
+            name: "fake",
+            issuer: issuer,
+            interval: interval,
+            timeout: timeout,
+            clients: clients ?? [self.client()]
+        )
+    }
+
+    static func client(
+        name: String = "svc",
+        id: String = "svc-client",
+        authMethod: AuthMethod = .clientSecretBasic
+    ) -> ClientConfig {
+        ClientConfig(name: name, clientID: id, secret: self.secret, authMethod: authMethod, scope: "read write")
+    }
+
+    static func target(_ provider: FakeProvider, timeout: Duration = .seconds(2)) -> ProbeTarget {
+        let environment = self.environment(issuer: provider.issuer, timeout: timeout)
+        return ProbeTarget(environment: environment, client: environment.clients[0])
+    }
+
+    static func prober() throws -> Prober {
+        Prober(transport: try NIOHTTPTransport())
+    }
+}
