@@ -50,7 +50,8 @@ public final class FakeProvider: Sendable {
     private let received: NIOLockedValueBox<[ReceivedRequest]>
 
     public static let discoveryPath = "/.well-known/openid-configuration"
-    public static let validJWKS = #"{"keys":[{"kty":"RSA","kid":"k1","e":"AQAB","n":"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbg"}]}"#
+    public static let validJWKS =
+        #"{"keys":[{"kty":"RSA","kid":"k1","e":"AQAB","n":"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbg"}]}"#
     public static let validToken = #"{"access_token":"opaque-token-value-1","token_type":"Bearer","expires_in":300}"#
 
     public init(port: Int) {

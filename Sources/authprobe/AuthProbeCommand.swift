@@ -16,7 +16,15 @@ struct AuthProbeCommand: AsyncParsableCommand {
 
 /// Options every command shares.
 struct CommonOptions: ParsableArguments {
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    @Option(
+        help: "Log level: trace, debug, info, notice, warning, error, critical.",
+        transform: { text in
+            guard let level = Logger.Level(rawValue: text.lowercased()) else {
+                throw ValidationError("unknown log level \"\(text)\"")
+            }
+            return level
+        }
+    )
     var logLevel: Logger.Level = .info
 
     /// A stderr logger; called once per process.
@@ -27,8 +35,6 @@ struct CommonOptions: ParsableArguments {
         return logger
     }
 }
-
-extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// Loads a configuration or exits with its problems, one `file:line: field: problem` per line.
 func loadConfig(_ path: String) throws -> MonitorConfig {
@@ -98,7 +104,9 @@ struct DemoCommand: AsyncParsableCommand {
         }
         let database =
             self.database
-            ?? FileManager.default.temporaryDirectory.appendingPathComponent("authprobe-demo-\(UUID().uuidString).sqlite").path
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent(
+                "authprobe-demo-\(UUID().uuidString).sqlite"
+            ).path
         try await Demo.run(listen: listen, database: database, logger: logger) { url in
             let banner = """
                 authprobe demo: an OIDC provider on loopback, probed every \(Demo.interval) by two clients:

@@ -40,7 +40,10 @@ struct ProberTests {
         #expect(token.method == "POST")
         let authorization = try #require(token.header("Authorization"))
         #expect(authorization.hasPrefix("Basic "))
-        let decoded = String(decoding: try #require(Data(base64Encoded: String(authorization.dropFirst(6)))), as: UTF8.self)
+        let decoded = String(
+            decoding: try #require(Data(base64Encoded: String(authorization.dropFirst(6)))),
+            as: UTF8.self
+        )
         // "fake-secret-Zq8+/ :%": '+' → %2B, '/' → %2F, ' ' → '+', ':' → %3A, '%' → %25.
         #expect(decoded == "svc-client:fake-secret-Zq8%2B%2F+%3A%25")
         #expect(FormEncoding.decode(token.body) == ["grant_type": "client_credentials", "scope": "read write"])
@@ -67,9 +70,16 @@ struct ProberTests {
 
     /// Token endpoint answers and the outcome each must give.
     static let tokenCases: [(String, FakeResponse, Outcome)] = [
-        ("RFC invalid_client", .json(401, #"{"error":"invalid_client","error_description":"bad secret"}"#), .invalidClient),
+        (
+            "RFC invalid_client", .json(401, #"{"error":"invalid_client","error_description":"bad secret"}"#),
+            .invalidClient
+        ),
         ("glewlwyd 403 empty body", .empty(403), .credentialRejected),
-        ("401 HTML body", .raw(status: 401, headers: [("Content-Type", "text/html")], body: Array("<h1>no</h1>".utf8)), .credentialRejected),
+        (
+            "401 HTML body",
+            .raw(status: 401, headers: [("Content-Type", "text/html")], body: Array("<h1>no</h1>".utf8)),
+            .credentialRejected
+        ),
         ("invalid_grant", .json(400, #"{"error":"invalid_grant"}"#), .invalidGrant),
         ("unauthorized_client", .json(400, #"{"error":"unauthorized_client"}"#), .unauthorizedClient),
         ("invalid_scope", .json(400, #"{"error":"invalid_scope"}"#), .invalidScope),
@@ -82,15 +92,33 @@ struct ProberTests {
         ("503", .empty(503), .http5xx),
         ("429", .raw(status: 429, headers: [("Retry-After", "120")], body: []), .rateLimited),
         ("302", .raw(status: 302, headers: [("Location", "http://127.0.0.1:1/elsewhere")], body: []), .redirectError),
-        ("200 HTML", .raw(status: 200, headers: [("Content-Type", "text/html")], body: Array("<html>".utf8)), .invalidJSON),
+        (
+            "200 HTML", .raw(status: 200, headers: [("Content-Type", "text/html")], body: Array("<html>".utf8)),
+            .invalidJSON
+        ),
         ("200 without access_token", .json(200, #"{"token_type":"Bearer","expires_in":60}"#), .tokenResponseInvalid),
-        ("200 empty access_token", .json(200, #"{"access_token":"","token_type":"Bearer","expires_in":60}"#), .tokenResponseInvalid),
+        (
+            "200 empty access_token", .json(200, #"{"access_token":"","token_type":"Bearer","expires_in":60}"#),
+            .tokenResponseInvalid
+        ),
         ("200 without expires_in", .json(200, #"{"access_token":"t","token_type":"Bearer"}"#), .tokenResponseInvalid),
-        ("200 zero expires_in", .json(200, #"{"access_token":"t","token_type":"Bearer","expires_in":0}"#), .tokenResponseInvalid),
-        ("200 token_type mac", .json(200, #"{"access_token":"t","token_type":"mac","expires_in":60}"#), .tokenResponseInvalid),
+        (
+            "200 zero expires_in", .json(200, #"{"access_token":"t","token_type":"Bearer","expires_in":0}"#),
+            .tokenResponseInvalid
+        ),
+        (
+            "200 token_type mac", .json(200, #"{"access_token":"t","token_type":"mac","expires_in":60}"#),
+            .tokenResponseInvalid
+        ),
         ("200 lowercase bearer", .json(200, #"{"access_token":"t","token_type":"bearer","expires_in":60}"#), .success),
-        ("200 string expires_in", .json(200, #"{"access_token":"t","token_type":"Bearer","expires_in":"3599"}"#), .success),
-        ("200 Bearer: deviation", .json(200, #"{"access_token":"t","token_type":"Bearer:","expires_in":60}"#), .success),
+        (
+            "200 string expires_in", .json(200, #"{"access_token":"t","token_type":"Bearer","expires_in":"3599"}"#),
+            .success
+        ),
+        (
+            "200 Bearer: deviation", .json(200, #"{"access_token":"t","token_type":"Bearer:","expires_in":60}"#),
+            .success
+        ),
     ]
 
     @Test("token endpoint answers are classified", arguments: ProberTests.tokenCases)
@@ -131,13 +159,29 @@ struct ProberTests {
 
     /// Discovery and JWKS answers and the outcome each must give (on the step that fails).
     static let documentCases: [(String, String, FakeResponse, Step, Outcome)] = [
-        ("discovery not JSON", FakeProvider.discoveryPath, .raw(status: 200, headers: [], body: Array("{oops".utf8)), .discovery, .invalidJSON),
+        (
+            "discovery not JSON", FakeProvider.discoveryPath, .raw(status: 200, headers: [], body: Array("{oops".utf8)),
+            .discovery, .invalidJSON
+        ),
         ("discovery 404", FakeProvider.discoveryPath, .empty(404), .discovery, .http4xx),
         ("discovery 502", FakeProvider.discoveryPath, .empty(502), .discovery, .http5xx),
-        ("issuer mismatch", FakeProvider.discoveryPath, .json(200, FakeProvider.discoveryDocument(issuer: "https://other.example")), .discovery, .issuerMismatch),
-        ("no token_endpoint", FakeProvider.discoveryPath, .json(200, #"{"issuer":"ISSUER","jwks_uri":"ISSUER/jwks"}"#), .discovery, .discoveryInvalid),
-        ("no issuer", FakeProvider.discoveryPath, .json(200, #"{"token_endpoint":"ISSUER/token","jwks_uri":"ISSUER/jwks"}"#), .discovery, .discoveryInvalid),
-        ("plain http token endpoint off loopback", FakeProvider.discoveryPath, .json(200, #"{"issuer":"ISSUER","token_endpoint":"http://idp.example/token","jwks_uri":"ISSUER/jwks"}"#), .discovery, .discoveryInvalid),
+        (
+            "issuer mismatch", FakeProvider.discoveryPath,
+            .json(200, FakeProvider.discoveryDocument(issuer: "https://other.example")), .discovery, .issuerMismatch
+        ),
+        (
+            "no token_endpoint", FakeProvider.discoveryPath,
+            .json(200, #"{"issuer":"ISSUER","jwks_uri":"ISSUER/jwks"}"#), .discovery, .discoveryInvalid
+        ),
+        (
+            "no issuer", FakeProvider.discoveryPath,
+            .json(200, #"{"token_endpoint":"ISSUER/token","jwks_uri":"ISSUER/jwks"}"#), .discovery, .discoveryInvalid
+        ),
+        (
+            "plain http token endpoint off loopback", FakeProvider.discoveryPath,
+            .json(200, #"{"issuer":"ISSUER","token_endpoint":"http://idp.example/token","jwks_uri":"ISSUER/jwks"}"#),
+            .discovery, .discoveryInvalid
+        ),
         ("JWKS without keys", "/jwks", .json(200, #"{"keys":[]}"#), .jwks, .jwksInvalid),
         ("JWKS not a key set", "/jwks", .json(200, #"{"kty":"RSA"}"#), .jwks, .jwksInvalid),
         ("JWKS array", "/jwks", .json(200, #"[1,2]"#), .jwks, .invalidJSON),
@@ -145,7 +189,9 @@ struct ProberTests {
     ]
 
     @Test("discovery and JWKS answers are classified", arguments: ProberTests.documentCases)
-    func documentOutcomes(_ name: String, _ path: String, _ response: FakeResponse, _ step: Step, _ expected: Outcome) async throws {
+    func documentOutcomes(_ name: String, _ path: String, _ response: FakeResponse, _ step: Step, _ expected: Outcome)
+        async throws
+    {
         let provider = try await FakeProvider.make()
         if case .raw(let status, let headers, let body) = response {
             let text = String(decoding: body, as: UTF8.self).replacingOccurrences(of: "ISSUER", with: provider.issuer)
@@ -205,7 +251,9 @@ struct ProberTests {
     func connectionRefused() async throws {
         let port = try await LoopbackPort.free()
         let environment = TestTargets.environment(issuer: "http://127.0.0.1:\(port)")
-        let result = try await TestTargets.prober().probe(ProbeTarget(environment: environment, client: environment.clients[0]))
+        let result = try await TestTargets.prober().probe(
+            ProbeTarget(environment: environment, client: environment.clients[0])
+        )
         #expect(result.steps.count == 1)
         #expect(result.steps[0].outcome == .connectRefused)
         #expect(result.steps[0].timings.connect == nil)

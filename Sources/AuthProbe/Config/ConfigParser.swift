@@ -50,16 +50,33 @@ struct ConfigParser {
             config.location = self.labelValue(text, node: node, field: "location")
         }
         if let node = fields["concurrency"], let value = self.integer(node, field: "concurrency") {
-            if value < 1 { self.fail(node, field: "concurrency", "must be at least 1") } else { config.concurrency = value }
+            if value < 1 {
+                self.fail(node, field: "concurrency", "must be at least 1")
+            } else {
+                config.concurrency = value
+            }
         }
         var interval = MonitorConfig.defaultInterval
         var timeout = MonitorConfig.defaultTimeout
-        if let node = fields["defaults"], let defaults = self.mapping(node, field: "defaults", keys: Self.defaultsKeys) {
-            if let value = defaults["interval"].flatMap({ self.duration($0, field: "defaults.interval") }) {
-                interval = value
-            }
-            if let value = defaults["timeout"].flatMap({ self.duration($0, field: "defaults.timeout") }) {
-                timeout = value
+        if let node = fields["defaults"], let defaults = self.mapping(node, field: "defaults", keys: Self.defaultsKeys)
+        {
+            let parsedInterval = defaults["interval"].flatMap { self.duration($0, field: "defaults.interval") }
+            let parsedTimeout = defaults["timeout"].flatMap { self.duration($0, field: "defaults.timeout") }
+            interval = parsedInterval ?? interval
+            timeout = parsedTimeout ?? timeout
+            // Checked once here; environments are checked only where they set a value themselves.
+            let anyFailed =
+                (defaults["interval"] != nil && parsedInterval == nil)
+                || (defaults["timeout"] != nil && parsedTimeout == nil)
+            if timeout > interval, !anyFailed {
+                self.timeoutProblem(
+                    timeoutNode: defaults["timeout"],
+                    intervalNode: defaults["interval"],
+                    parent: node,
+                    field: "defaults",
+                    timeout: timeout,
+                    interval: interval
+                )
             }
         }
         if let node = fields["retention"],
@@ -82,7 +99,11 @@ struct ConfigParser {
             guard let environment = self.parseEnvironment(node, field: field, interval: interval, timeout: timeout)
             else { continue }
             if let line = firstLine[environment.name] {
-                self.fail(node, field: "\(field).name", "duplicate environment name \"\(environment.name)\" (first at line \(line))")
+                self.fail(
+                    node,
+                    field: "\(field).name",
+                    "duplicate environment name \"\(environment.name)\" (first at line \(line))"
+                )
             } else {
                 firstLine[environment.name] = node.mark?.line ?? 0
                 config.environments.append(environment)
@@ -99,13 +120,21 @@ struct ConfigParser {
     ) -> EnvironmentConfig? {
         guard let fields = self.mapping(node, field: field, keys: Self.environmentKeys) else { return nil }
         let name = self.requiredLabel(fields, node: node, key: "name", field: field)
-        let interval = fields["interval"].flatMap { self.duration($0, field: "\(field).interval") } ?? defaultInterval
-        let timeout = fields["timeout"].flatMap { self.duration($0, field: "\(field).timeout") } ?? defaultTimeout
-        if timeout > interval {
-            self.fail(
-                fields["timeout"] ?? node,
-                field: "\(field).timeout",
-                "\(Durations.format(timeout)) is longer than the interval \(Durations.format(interval))"
+        let parsedInterval = fields["interval"].flatMap { self.duration($0, field: "\(field).interval") }
+        let parsedTimeout = fields["timeout"].flatMap { self.duration($0, field: "\(field).timeout") }
+        let interval = parsedInterval ?? defaultInterval
+        let timeout = parsedTimeout ?? defaultTimeout
+        let setsOwnValue = parsedInterval != nil || parsedTimeout != nil
+        let anyFailed =
+            (fields["interval"] != nil && parsedInterval == nil) || (fields["timeout"] != nil && parsedTimeout == nil)
+        if timeout > interval, setsOwnValue, !anyFailed {
+            self.timeoutProblem(
+                timeoutNode: fields["timeout"],
+                intervalNode: fields["interval"],
+                parent: node,
+                field: field,
+                timeout: timeout,
+                interval: interval
             )
         }
         let insecureHTTP = fields["insecure_http"].flatMap { self.bool($0, field: "\(field).insecure_http") } ?? false
@@ -146,6 +175,32 @@ struct ConfigParser {
         )
     }
 
+    /// Reports a timeout longer than its interval on the field the file actually set.
+    private mutating func timeoutProblem(
+        timeoutNode: Node?,
+        intervalNode: Node?,
+        parent: Node,
+        field: String,
+        timeout: Duration,
+        interval: Duration
+    ) {
+        let timeoutText = Durations.format(timeout)
+        let intervalText = Durations.format(interval)
+        if let timeoutNode {
+            self.fail(
+                timeoutNode,
+                field: "\(field).timeout",
+                "\(timeoutText) is longer than the interval \(intervalText)"
+            )
+        } else {
+            self.fail(
+                intervalNode ?? parent,
+                field: "\(field).interval",
+                "\(intervalText) is shorter than the timeout \(timeoutText)"
+            )
+        }
+    }
+
     private mutating func parseClient(_ node: Node, field: String) -> ClientConfig? {
         guard let fields = self.mapping(node, field: field, keys: Self.clientKeys) else { return nil }
         let name = self.requiredLabel(fields, node: node, key: "name", field: field)
@@ -168,7 +223,11 @@ struct ConfigParser {
                 authMethod = method
             } else {
                 let known = AuthMethod.allCases.map(\.rawValue).joined(separator: ", ")
-                self.fail(methodNode, field: "\(field).auth_method", "unknown method \"\(text)\" (expected one of: \(known))")
+                self.fail(
+                    methodNode,
+                    field: "\(field).auth_method",
+                    "unknown method \"\(text)\" (expected one of: \(known))"
+                )
             }
         }
         let scope = fields["scope"].flatMap { self.string($0, field: "\(field).scope") }
@@ -181,7 +240,11 @@ struct ConfigParser {
         if let expiryNode = fields["expires_at"], let text = self.string(expiryNode, field: "\(field).expires_at") {
             expiresAt = Self.parseTimestamp(text)
             if expiresAt == nil {
-                self.fail(expiryNode, field: "\(field).expires_at", "expected an RFC 3339 time such as 2027-03-01T00:00:00Z")
+                self.fail(
+                    expiryNode,
+                    field: "\(field).expires_at",
+                    "expected an RFC 3339 time such as 2027-03-01T00:00:00Z"
+                )
             }
         }
         guard let name, let clientID, let secret else { return nil }
@@ -197,8 +260,13 @@ struct ConfigParser {
         )
     }
 
-    private static let reservedParameters: Set<String> = [
-        "grant_type", "client_id", "client_secret", "scope", "audience",
+    /// Form parameters authprobe sets itself, and where their value belongs instead.
+    private static let reservedParameters: [String: String] = [
+        "grant_type": "set by authprobe itself (always client_credentials); remove it",
+        "client_id": "set by authprobe itself; use the client's client_id key instead",
+        "client_secret": "set by authprobe itself; use the client's client_secret or client_secret_file key instead",
+        "scope": "set by authprobe itself; use the client's scope key instead",
+        "audience": "set by authprobe itself; use the client's audience key instead",
     ]
 
     private mutating func parseParameters(_ node: Node, field: String) -> [(name: String, value: String)] {
@@ -209,8 +277,8 @@ struct ConfigParser {
         var result: [(name: String, value: String)] = []
         for (keyNode, valueNode) in mapping {
             let key = keyNode.string ?? ""
-            if Self.reservedParameters.contains(key) {
-                self.fail(keyNode, field: "\(field).\(key)", "set by authprobe itself; use the client's own key instead")
+            if let problem = Self.reservedParameters[key] {
+                self.fail(keyNode, field: "\(field).\(key)", problem)
                 continue
             }
             if let value = self.string(valueNode, field: "\(field).\(key)") {
@@ -228,7 +296,11 @@ struct ConfigParser {
             self.fail(node, field: "\(field).client_secret", "required (a ${ENV_VAR} reference, or client_secret_file)")
             return nil
         case (.some(let secretNode), .some):
-            self.fail(secretNode, field: "\(field).client_secret", "set either client_secret or client_secret_file, not both")
+            self.fail(
+                secretNode,
+                field: "\(field).client_secret",
+                "set either client_secret or client_secret_file, not both"
+            )
             return nil
         case (.some(let secretNode), nil):
             return self.secretFromVariable(secretNode, field: "\(field).client_secret")
@@ -241,7 +313,11 @@ struct ConfigParser {
         guard let text = self.string(node, field: field) else { return nil }
         guard let name = Self.variableReference(text) else {
             // Never echo the value: it may be a real secret pasted into the file.
-            self.fail(node, field: field, "must be a ${ENV_VAR} reference; literal secrets are not accepted (or use client_secret_file)")
+            self.fail(
+                node,
+                field: field,
+                "must be a ${ENV_VAR} reference; literal secrets are not accepted (or use client_secret_file)"
+            )
             return nil
         }
         guard let value = self.environment[name] else {
@@ -257,7 +333,8 @@ struct ConfigParser {
 
     private mutating func secretFromFile(_ node: Node, field: String) -> Secret? {
         guard let path = self.string(node, field: field) else { return nil }
-        let resolved = path.hasPrefix("/") ? path : URL(fileURLWithPath: self.baseDirectory).appendingPathComponent(path).path
+        let resolved =
+            path.hasPrefix("/") ? path : URL(fileURLWithPath: self.baseDirectory).appendingPathComponent(path).path
         let contents: String
         do {
             contents = try String(contentsOfFile: resolved, encoding: .utf8)
@@ -284,7 +361,9 @@ struct ConfigParser {
     private static func isVariableName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic)
         else { return false }
-        return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+        return name.unicodeScalars.allSatisfy {
+            $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)))
+        }
     }
 
     /// Replaces every `${NAME}` in a non-secret value such as a client id.
@@ -361,7 +440,11 @@ struct ConfigParser {
     }
 
     private mutating func duration(_ node: Node, field: String) -> Duration? {
-        guard let text = self.string(node, field: field) else { return nil }
+        guard case .scalar(let scalar) = node, node.null == nil else {
+            self.fail(node, field: field, "expected a duration such as 30s, found \(Self.kind(node))")
+            return nil
+        }
+        let text = scalar.string
         guard let value = Durations.parse(text), value > .zero else {
             self.fail(node, field: field, "invalid duration \"\(text)\" (expected e.g. 30s, 5m, 1h, 30d)")
             return nil
@@ -416,7 +499,7 @@ struct ConfigParser {
 
     private mutating func integer(_ node: Node, field: String) -> Int? {
         guard case .scalar(let scalar) = node, let value = Int(scalar.string) else {
-            self.fail(node, field: field, "expected a whole number, found \(Self.kind(node))")
+            self.fail(node, field: field, "expected a whole number" + Self.found(node))
             return nil
         }
         return value
@@ -424,16 +507,22 @@ struct ConfigParser {
 
     private mutating func bool(_ node: Node, field: String) -> Bool? {
         guard case .scalar(let scalar) = node else {
-            self.fail(node, field: field, "expected true or false, found \(Self.kind(node))")
+            self.fail(node, field: field, "expected true or false" + Self.found(node))
             return nil
         }
         switch scalar.string.lowercased() {
         case "true": return true
         case "false": return false
         default:
-            self.fail(node, field: field, "expected true or false, found \(Self.kind(node))")
+            self.fail(node, field: field, "expected true or false" + Self.found(node))
             return nil
         }
+    }
+
+    /// ", found a list" for structured values; nothing for a scalar of the wrong kind (never echo it).
+    private static func found(_ node: Node) -> String {
+        if case .scalar = node, node.null == nil { return "" }
+        return ", found \(Self.kind(node))"
     }
 
     private static func kind(_ node: Node) -> String {

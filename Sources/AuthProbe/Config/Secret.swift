@@ -3,7 +3,9 @@
 /// `description`, `debugDescription`, string interpolation and `Encodable` all give `<secret>`,
 /// so a secret that ends up in a log line, an error message or a JSON document is harmless.
 /// The raw value is read only through ``withRawValue(_:)`` at the line that sends it.
-public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, Encodable {
+public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable,
+    Encodable
+{
     private let value: String
 
     /// Wraps a raw secret value.
@@ -16,6 +18,9 @@ public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugSt
 
     /// Always `<secret>`.
     public var debugDescription: String { "<secret>" }
+
+    /// No children: `dump`, debuggers and test failure output must not see the value.
+    public var customMirror: Mirror { Mirror(self, children: [:]) }
 
     /// True when the secret is the empty string (a configuration error for credentials).
     public var isEmpty: Bool { self.value.isEmpty }

@@ -27,7 +27,12 @@ public enum Demo {
             interval: self.interval,
             timeout: .seconds(2),
             clients: [
-                ClientConfig(name: "reporting-service", clientID: "reporting-service", secret: healthy, scope: "reports"),
+                ClientConfig(
+                    name: "reporting-service",
+                    clientID: "reporting-service",
+                    secret: healthy,
+                    scope: "reports"
+                ),
                 ClientConfig(name: "revoked-service", clientID: "revoked-service", secret: revoked, scope: "reports"),
             ]
         )

@@ -70,7 +70,10 @@ public struct DemoProvider: Sendable {
     public func application(logger: Logger) -> some Service {
         Application(
             router: self.router(),
-            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: self.port), serverName: "authprobe-demo-idp"),
+            configuration: ApplicationConfiguration(
+                address: .hostname("127.0.0.1", port: self.port),
+                serverName: "authprobe-demo-idp"
+            ),
             logger: logger
         )
     }
@@ -82,7 +85,9 @@ public struct DemoProvider: Sendable {
         }
         var credentials: (id: String, secret: String)?
         if let authorization, authorization.lowercased().hasPrefix("basic "),
-            let decoded = Data(base64Encoded: String(authorization.dropFirst(6))).flatMap({ String(data: $0, encoding: .utf8) }),
+            let decoded = Data(base64Encoded: String(authorization.dropFirst(6))).flatMap({
+                String(data: $0, encoding: .utf8)
+            }),
             let colon = decoded.firstIndex(of: ":")
         {
             credentials = (

@@ -80,7 +80,10 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.complete(context: nil, .failure(TransportFailure(outcome: .connectionError, detail: "connection torn down")))
+        self.complete(
+            context: nil,
+            .failure(TransportFailure(outcome: .connectionError, detail: "connection torn down"))
+        )
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -151,7 +154,9 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         let waitingFor = self.status == nil ? "a response" : "the end of the response body"
         self.complete(
             context: context,
-            .failure(TransportFailure(outcome: .connectionError, detail: "connection closed while waiting for \(waitingFor)"))
+            .failure(
+                TransportFailure(outcome: .connectionError, detail: "connection closed while waiting for \(waitingFor)")
+            )
         )
         context.fireChannelInactive()
     }

@@ -107,7 +107,9 @@ public struct NIOHTTPTransport: HTTPTransport {
                     if let sslContext {
                         // SNI takes host names only; an IP literal is verified against the certificate's IP SANs.
                         let isIP = (try? SocketAddress(ipAddress: target.host, port: 0)) != nil
-                        try sync.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: isIP ? nil : target.host))
+                        try sync.addHandler(
+                            try NIOSSLClientHandler(context: sslContext, serverHostname: isIP ? nil : target.host)
+                        )
                     }
                     let marker = FirstByteMarker()
                     try sync.addHandler(marker)
@@ -151,7 +153,11 @@ public struct NIOHTTPTransport: HTTPTransport {
     }
 
     private func requestHead(_ request: TransportRequest, target: RequestTarget) -> HTTPRequestHead {
-        var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: request.method), uri: target.pathAndQuery)
+        var head = HTTPRequestHead(
+            version: .http1_1,
+            method: HTTPMethod(rawValue: request.method),
+            uri: target.pathAndQuery
+        )
         head.headers.add(name: "Host", value: target.hostHeader)
         head.headers.add(name: "User-Agent", value: self.userAgent)
         head.headers.add(name: "Connection", value: "close")
@@ -173,7 +179,9 @@ public struct NIOHTTPTransport: HTTPTransport {
     ) async -> Result<[SocketAddress], TransportFailure> {
         let promise = eventLoop.makePromise(of: [SocketAddress].self)
         let timeout = eventLoop.scheduleTask(deadline: deadline) {
-            promise.fail(TransportFailure(outcome: .timeout, detail: "DNS resolution did not finish before the deadline"))
+            promise.fail(
+                TransportFailure(outcome: .timeout, detail: "DNS resolution did not finish before the deadline")
+            )
         }
         // getaddrinfo blocks: run it on the thread pool, never on the event loop. A late answer after the
         // deadline is ignored (a promise completes once).
@@ -196,9 +204,9 @@ public struct NIOHTTPTransport: HTTPTransport {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         #if canImport(Glibc)
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         #else
-        hints.ai_socktype = SOCK_STREAM
+            hints.ai_socktype = SOCK_STREAM
         #endif
         var list: UnsafeMutablePointer<addrinfo>?
         let status = Foundation.getaddrinfo(host, String(port), &hints, &list)
@@ -237,7 +245,10 @@ public struct NIOHTTPTransport: HTTPTransport {
     private static func classifyConnect(_ error: any Error, address: SocketAddress) -> TransportFailure {
         if let failure = error as? TransportFailure { return failure }
         if let channelError = error as? ChannelError, case .connectTimeout = channelError {
-            return TransportFailure(outcome: .connectTimeout, detail: "no TCP connection to \(address) before the deadline")
+            return TransportFailure(
+                outcome: .connectTimeout,
+                detail: "no TCP connection to \(address) before the deadline"
+            )
         }
         if let ioError = error as? IOError {
             switch ioError.errnoCode {

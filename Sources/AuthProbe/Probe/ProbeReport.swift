@@ -4,7 +4,8 @@ import Foundation
 public enum ProbeReport {
     /// One line per step: target, step, outcome, HTTP status, phase timings in milliseconds, detail.
     public static func table(_ results: [ProbeResult]) -> String {
-        let header = ["ENVIRONMENT", "CLIENT", "STEP", "OUTCOME", "HTTP"] + Phase.allCases.map { $0.rawValue.uppercased() }
+        let header =
+            ["ENVIRONMENT", "CLIENT", "STEP", "OUTCOME", "HTTP"] + Phase.allCases.map { $0.rawValue.uppercased() }
             + ["TOTAL", "DETAIL"]
         var rows = [header]
         for result in results {
@@ -21,7 +22,8 @@ public enum ProbeReport {
         let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
         return rows.map { row in
             row.indices.map { column in
-                column == row.count - 1 ? row[column] : row[column].padding(toLength: widths[column], withPad: " ", startingAt: 0)
+                column == row.count - 1
+                    ? row[column] : row[column].padding(toLength: widths[column], withPad: " ", startingAt: 0)
             }.joined(separator: "  ")
         }.joined(separator: "\n") + "\n"
     }

@@ -35,7 +35,11 @@ public struct Prober: Sendable {
     }
 
     private func discover(_ environment: EnvironmentConfig) async -> (StepResult, ResponseClassifier.Discovery?) {
-        let request = TransportRequest(method: "GET", url: environment.discoveryURL, headers: [("Accept", "application/json")])
+        let request = TransportRequest(
+            method: "GET",
+            url: environment.discoveryURL,
+            headers: [("Accept", "application/json")]
+        )
         let exchange = await self.transport.send(request, timeout: environment.timeout)
         switch exchange.result {
         case .failure(let failure):
@@ -75,7 +79,9 @@ public struct Prober: Sendable {
         }
     }
 
-    private static func transportResult(_ step: Step, _ failure: TransportFailure, _ timings: PhaseTimings) -> StepResult {
+    private static func transportResult(_ step: Step, _ failure: TransportFailure, _ timings: PhaseTimings)
+        -> StepResult
+    {
         StepResult(step: step, outcome: failure.outcome, timings: timings, detail: failure.detail)
     }
 }
@@ -103,13 +109,20 @@ public enum TokenRequest {
             form.append(("client_id", client.clientID))
             client.secret.withRawValue { form.append(("client_secret", $0)) }
         }
-        return TransportRequest(method: "POST", url: endpoint, headers: headers, body: Array(FormEncoding.encode(form).utf8))
+        return TransportRequest(
+            method: "POST",
+            url: endpoint,
+            headers: headers,
+            body: Array(FormEncoding.encode(form).utf8)
+        )
     }
 }
 
 /// `application/x-www-form-urlencoded` as HTML and RFC 6749 Appendix B define it.
 public enum FormEncoding {
-    private static let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._*")
+    private static let unreserved = CharacterSet(
+        charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._*"
+    )
 
     /// Encodes one value: unreserved characters stay, space becomes `+`, everything else is percent-encoded.
     public static func encode(_ value: String) -> String {

@@ -100,7 +100,8 @@ public enum ResponseClassifier {
                 result.notes.append("issuer differs from the configured one only by a trailing slash")
             } else {
                 result.outcome = .issuerMismatch
-                result.detail = "discovery issuer \(Self.quote(issuer)) is not the configured \(Self.quote(environment.issuer))"
+                result.detail =
+                    "discovery issuer \(Self.quote(issuer)) is not the configured \(Self.quote(environment.issuer))"
                 return (result, nil)
             }
         }
@@ -277,8 +278,11 @@ public enum ResponseClassifier {
     // MARK: - Text
 
     static func quote(_ text: String) -> String {
-        let printable = String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }))
-        let cut = printable.count > Self.maxQuotedLength ? String(printable.prefix(Self.maxQuotedLength)) + "…" : printable
+        let printable = String(
+            String.UnicodeScalarView(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F })
+        )
+        let cut =
+            printable.count > Self.maxQuotedLength ? String(printable.prefix(Self.maxQuotedLength)) + "…" : printable
         return "\"\(cut)\""
     }
 

@@ -54,7 +54,8 @@ public struct LogSink: ProbeResultSink {
         var metadata: Logger.Metadata = [
             "probe.environment": "\(result.target.environment)",
             "probe.client": "\(result.target.client)",
-            "probe.duration_ms": "\(Self.milliseconds(result.steps.map { Durations.seconds($0.timings.total) }.reduce(0, +)))",
+            "probe.duration_ms":
+                "\(Self.milliseconds(result.steps.map { Durations.seconds($0.timings.total) }.reduce(0, +)))",
         ]
         guard let failure = result.failure else {
             if let lifetime = result.steps.last?.tokenLifetime {

@@ -48,7 +48,9 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
 
     private func loop(_ target: ProbeTarget) async {
         let interval = target.environment.interval
-        var next = self.clock.now.advanced(by: self.spreadFirstRuns ? Self.offset(of: target.key, within: interval) : .zero)
+        var next = self.clock.now.advanced(
+            by: self.spreadFirstRuns ? Self.offset(of: target.key, within: interval) : .zero
+        )
         while true {
             do {
                 // Only the wait is cut short by shutdown; a run that has started is finished and recorded.

@@ -42,7 +42,11 @@ public struct ResultStore: Sendable {
                 table.column("jwks_keys", .integer)
                 table.column("detail", .text).notNull()
             }
-            try db.create(index: "step_result_target", on: "step_result", columns: ["environment", "client", "step", "id"])
+            try db.create(
+                index: "step_result_target",
+                on: "step_result",
+                columns: ["environment", "client", "step", "id"]
+            )
             try db.create(index: "step_result_time", on: "step_result", columns: ["time"])
         }
         return migrator

@@ -1,3 +1,0 @@
-import Testing
-@testable import AuthProbe
-@Test func version() { #expect(!AuthProbeVersion.current.isEmpty) }
