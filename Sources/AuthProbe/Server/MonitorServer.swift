@@ -39,8 +39,7 @@ public enum MonitorServer {
             router: self.router(metrics: metrics),
             configuration: ApplicationConfiguration(
                 address: .hostname(listen.host, port: listen.port),
-                serverName: "authprobe",
-                reuseAddress: false
+                serverName: "authprobe"
             ),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? listen.port) },
             logger: logger
