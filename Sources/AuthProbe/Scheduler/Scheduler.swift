@@ -78,7 +78,7 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
     }
 
     /// A stable fraction of the interval derived from the target's labels (FNV-1a), so restarts keep the spread.
-    static func offset(of key: TargetKey, within interval: Duration) -> Duration {
+    public static func offset(of key: TargetKey, within interval: Duration) -> Duration {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in "\(key.environment)\u{0}\(key.client)".utf8 {
             hash ^= UInt64(byte)

@@ -207,4 +207,12 @@ public struct StepHistory: Sendable, Equatable {
     public var lastSuccess: Date?
     /// Failed results since the last success (all of them when there was none).
     public var consecutiveFailures: Int
+
+    public init(target: TargetKey, step: Step, lastOutcome: Outcome, lastSuccess: Date?, consecutiveFailures: Int) {
+        self.target = target
+        self.step = step
+        self.lastOutcome = lastOutcome
+        self.lastSuccess = lastSuccess
+        self.consecutiveFailures = consecutiveFailures
+    }
 }

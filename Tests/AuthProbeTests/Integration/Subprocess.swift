@@ -48,6 +48,10 @@ struct CommandFailed: Error, CustomStringConvertible {
     var description: String { "\(self.command) exited \(self.output.status): \(self.output.stderr.suffix(2000))" }
 }
 
+/// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which the Glibc module does not import.
+@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
+private func addCloseFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32
+
 /// A child process started with posix_spawn and reaped with waitpid.
 ///
 /// Foundation's `Process` is not used: on Linux it can leave a child as a zombie that it never reports
@@ -68,6 +72,9 @@ final class ChildProcess: Sendable {
         } else {
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
         }
+        // Children must not inherit the test process's sockets: a daemon (glewlwyd) holding a fake
+        // provider's listening socket would keep its port bound, unanswered, after the test ends.
+        _ = addCloseFrom(&actions, 3)
         let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let argv = ([executable.path] + arguments).map { strdup($0) } + [nil]
         let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]

@@ -1,0 +1,113 @@
+import AuthProbe
+import Foundation
+import GRDB
+import Testing
+
+/// The store records every step and gives back the history a restart needs.
+@Suite("Result store")
+struct ResultStoreTests {
+    static let key = TargetKey(environment: "prod", client: "svc")
+
+    static func run(
+        _ key: TargetKey = key,
+        at seconds: Double,
+        _ steps: [(Step, Outcome)],
+        lifetime: Int? = nil,
+        keys: Int? = nil
+    ) -> ProbeResult {
+        ProbeResult(
+            target: key,
+            startedAt: Date(timeIntervalSince1970: seconds),
+            steps: steps.map { step, outcome in
+                StepResult(
+                    step: step,
+                    outcome: outcome,
+                    httpStatus: outcome == .success ? 200 : 403,
+                    timings: PhaseTimings(total: .milliseconds(42)),
+                    detail: "\(step.rawValue) \(outcome.label)",
+                    tokenLifetime: step == .token && outcome == .success ? lifetime : nil,
+                    jwksKeys: step == .jwks ? keys : nil
+                )
+            }
+        )
+    }
+
+    static let healthy: [(Step, Outcome)] = [(.discovery, .success), (.jwks, .success), (.token, .success)]
+    static let rejected: [(Step, Outcome)] = [(.discovery, .success), (.jwks, .success), (.token, .credentialRejected)]
+
+    @Test("history: last outcome, last success and failures since it, per step")
+    func history() async throws {
+        let store = try ResultStore(writer: DatabaseQueue())
+        try await store.insert(Self.run(at: 100, Self.healthy, lifetime: 3600, keys: 2))
+        try await store.insert(Self.run(at: 160, Self.healthy, lifetime: 60, keys: 3))
+        for time in [220.0, 280, 340] {
+            try await store.insert(Self.run(at: time, Self.rejected, keys: 3))
+        }
+        let history = try await store.history()
+        let token = try #require(history.steps.first { $0.step == .token })
+        #expect(token.target == Self.key)
+        #expect(token.lastOutcome == .credentialRejected)
+        #expect(token.lastSuccess == Date(timeIntervalSince1970: 160))
+        #expect(token.consecutiveFailures == 3)
+        let discovery = try #require(history.steps.first { $0.step == .discovery })
+        #expect(discovery.lastOutcome == .success)
+        #expect(discovery.consecutiveFailures == 0)
+        #expect(discovery.lastSuccess == Date(timeIntervalSince1970: 340))
+        #expect(history.tokenLifetimes == [Self.key: 60])
+        #expect(history.jwksKeys == ["prod": 3])
+    }
+
+    @Test("a step that never succeeded counts all its failures")
+    func neverSucceeded() async throws {
+        let store = try ResultStore(writer: DatabaseQueue())
+        try await store.insert(Self.run(at: 1, [(.discovery, .connectRefused)]))
+        try await store.insert(Self.run(at: 2, [(.discovery, .connectRefused)]))
+        let history = try await store.history()
+        #expect(history.steps.count == 1)
+        #expect(history.steps[0].consecutiveFailures == 2)
+        #expect(history.steps[0].lastSuccess == nil)
+    }
+
+    @Test("rows keep outcome, status, duration and detail")
+    func rows() async throws {
+        let store = try ResultStore(writer: DatabaseQueue())
+        try await store.insert(Self.run(at: 10, Self.rejected))
+        let rows = try await store.recent()
+        #expect(rows.count == 3)
+        let token = try #require(rows.first)
+        #expect(token.step == .token)
+        #expect(token.outcome == "credential_rejected")
+        #expect(token.httpStatus == 403)
+        #expect(abs(token.durationSeconds - 0.042) < 1e-9)
+        #expect(token.detail == "token credential_rejected")
+        #expect(token.time == Date(timeIntervalSince1970: 10))
+    }
+
+    @Test("retention removes only rows older than the cutoff")
+    func prune() async throws {
+        let store = try ResultStore(writer: DatabaseQueue())
+        try await store.insert(Self.run(at: 100, Self.healthy))
+        try await store.insert(Self.run(at: 200, Self.healthy))
+        let removed = try await store.prune(before: Date(timeIntervalSince1970: 150))
+        #expect(removed == 3)
+        let rows = try await store.recent()
+        #expect(rows.count == 3)
+        #expect(rows.allSatisfy { $0.time == Date(timeIntervalSince1970: 200) })
+    }
+
+    @Test("on disk: WAL mode, and a reopened database keeps its rows")
+    func onDisk() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("nested/authprobe.sqlite").path
+        do {
+            let store = try ResultStore.open(path: path)
+            try await store.insert(Self.run(at: 5, Self.rejected))
+        }
+        let mode = try await DatabaseQueue(path: path).read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
+        #expect(mode == "wal")
+        let reopened = try ResultStore.open(path: path)
+        #expect(try await reopened.recent().count == 3)
+        #expect(try await reopened.history().steps.first { $0.step == .token }?.consecutiveFailures == 1)
+    }
+}

@@ -1,0 +1,107 @@
+import AuthProbe
+import AuthProbeTesting
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+
+/// The schedule keeps every target independent: a hung provider never delays another, a run in flight
+/// is recorded before shutdown completes, and Retry-After is honoured.
+@Suite("Scheduler")
+struct SchedulerTests {
+    static func target(_ provider: FakeProvider, name: String, interval: Duration, timeout: Duration) -> ProbeTarget {
+        var environment = TestTargets.environment(issuer: provider.issuer, timeout: timeout, interval: interval)
+        environment.name = name
+        return ProbeTarget(environment: environment, client: environment.clients[0])
+    }
+
+    static func scheduler(_ targets: [ProbeTarget], sink: RecordingSink, spread: Bool = false) throws -> Scheduler<
+        ContinuousClock
+    > {
+        Scheduler(
+            targets: targets,
+            prober: try TestTargets.prober(),
+            sinks: [sink],
+            concurrency: 4,
+            clock: ContinuousClock(),
+            logger: Logger(label: "scheduler-test"),
+            spreadFirstRuns: spread
+        )
+    }
+
+    @Test("a hung provider does not delay another environment")
+    func hungProviderIsolated() async throws {
+        let hung = try await FakeProvider.make()
+        hung.set("/token", .hang(limit: .seconds(4)))
+        let healthy = try await FakeProvider.make()
+        let sink = RecordingSink()
+        let slow = Self.target(hung, name: "hung", interval: .seconds(3), timeout: .seconds(3))
+        let fast = Self.target(healthy, name: "healthy", interval: .milliseconds(200), timeout: .seconds(1))
+        let scheduler = try Self.scheduler([slow, fast], sink: sink)
+        try await withRunningServices(
+            [hung.application(), healthy.application()],
+            waitingFor: [hung.port, healthy.port]
+        ) {
+            try await withRunningServices([scheduler]) {
+                try await Task.sleep(for: .milliseconds(1500))
+                // The hung target is still inside its first run (3 s timeout) ...
+                #expect(sink.results(for: slow.key).isEmpty)
+                // ... while the healthy one kept its 200 ms schedule.
+                #expect(sink.results(for: fast.key).count >= 5)
+                #expect(sink.results(for: fast.key).allSatisfy { $0.succeeded })
+            }
+        }
+        // Shutdown waited for the hung run and recorded it as a timeout.
+        #expect(sink.results(for: slow.key).map { $0.steps.last?.outcome } == [.timeout])
+    }
+
+    @Test("graceful shutdown records the run in flight, then stops")
+    func inFlightRunIsRecorded() async throws {
+        let provider = try await FakeProvider.make()
+        provider.set("/token", .delayed(.milliseconds(800), then: .json(200, FakeProvider.validToken)))
+        let sink = RecordingSink()
+        let target = Self.target(provider, name: "slow", interval: .seconds(30), timeout: .seconds(5))
+        let scheduler = try Self.scheduler([target], sink: sink)
+        try await withRunningServices([provider.application()], waitingFor: [provider.port]) {
+            try await withRunningServices([scheduler]) {
+                // Shut down while the token request is still waiting for its (800 ms late) answer.
+                let asked = await eventually(within: .seconds(5)) {
+                    provider.requests.contains { $0.path == "/token" }
+                }
+                #expect(asked)
+                #expect(sink.results.isEmpty)
+            }
+        }
+        #expect(sink.results.count == 1)
+        #expect(sink.results.first?.succeeded == true)
+    }
+
+    @Test("Retry-After postpones the next run of that target")
+    func retryAfter() async throws {
+        let provider = try await FakeProvider.make()
+        provider.set("/token", .raw(status: 429, headers: [("Retry-After", "30")], body: []))
+        let sink = RecordingSink()
+        let target = Self.target(provider, name: "limited", interval: .milliseconds(200), timeout: .seconds(1))
+        let scheduler = try Self.scheduler([target], sink: sink)
+        try await withRunningServices([provider.application()], waitingFor: [provider.port]) {
+            try await withRunningServices([scheduler]) {
+                try await Task.sleep(for: .milliseconds(1200))
+            }
+        }
+        #expect(sink.results.count == 1)
+        #expect(sink.results.first?.steps.last?.outcome == .rateLimited)
+    }
+
+    @Test("first runs are spread by a stable fraction of the interval")
+    func spread() {
+        let interval = Duration.seconds(60)
+        let offsets = (0..<50).map {
+            Scheduler<ContinuousClock>.offset(of: TargetKey(environment: "env\($0)", client: "c"), within: interval)
+        }
+        #expect(offsets.allSatisfy { $0 >= .zero && $0 < interval })
+        #expect(Set(offsets).count > 40, "offsets differ between targets")
+        #expect(offsets.contains { $0 < .seconds(20) } && offsets.contains { $0 > .seconds(40) })
+        let again = Scheduler<ContinuousClock>.offset(of: TargetKey(environment: "env0", client: "c"), within: interval)
+        #expect(again == offsets[0])
+    }
+}
