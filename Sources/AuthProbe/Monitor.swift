@@ -24,6 +24,7 @@ public struct Monitor: Sendable {
         let metrics = MonitorMetrics(location: config.location)
         let targets = config.targets
         metrics.restore(try await store.history(), targets: Set(targets.map(\.key)))
+        metrics.describeCredentials(targets)
         let prober = Prober(transport: try transport ?? NIOHTTPTransport())
         let scheduler = Scheduler(
             targets: targets,

@@ -42,7 +42,7 @@ func loadConfig(_ path: String) throws -> MonitorConfig {
         return try ConfigLoader().load(path: path)
     } catch let error as ConfigValidationError {
         FileHandle.standardError.write(Data((error.description + "\n").utf8))
-        throw ExitCode(2)
+        throw ExitCode(1)
     }
 }
 

@@ -152,6 +152,32 @@ struct MonitorMetricsTests {
         #expect(!lines.contains { $0.contains("gone") })
     }
 
+    @Test("a secret's configured expiry is exported per credential")
+    func credentialExpiry() {
+        let metrics = MonitorMetrics()
+        let environment = EnvironmentConfig(
+            name: "prod",
+            issuer: "https://idp.example/",
+            clients: [
+                ClientConfig(
+                    name: "svc",
+                    clientID: "id",
+                    secret: Secret("s"),
+                    expiresAt: Date(timeIntervalSince1970: 1_800_000_000)
+                ),
+                ClientConfig(name: "other", clientID: "id2", secret: Secret("s")),
+            ]
+        )
+        metrics.describeCredentials(environment.clients.map { ProbeTarget(environment: environment, client: $0) })
+        let lines = Self.lines(metrics)
+        #expect(
+            lines.contains(
+                #"authprobe_credential_expiry_timestamp_seconds{client="svc",environment="prod",kind="secret"} 1800000000.0"#
+            )
+        )
+        #expect(!lines.contains { $0.contains(#"client="other""#) })
+    }
+
     @Test("promtool check metrics reports nothing")
     func promtool() async throws {
         let metrics = MonitorMetrics(location: "lab")

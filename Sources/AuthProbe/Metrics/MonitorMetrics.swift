@@ -26,6 +26,7 @@ public final class MonitorMetrics: Sendable {
         static let lastSuccess = "last_success_timestamp_seconds"
         static let tokenLifetime = "token_lifetime_seconds"
         static let jwksKeys = "jwks_keys"
+        static let credentialExpiry = "credential_expiry_timestamp_seconds"
         static let buildInfo = "build_info"
     }
 
@@ -39,6 +40,7 @@ public final class MonitorMetrics: Sendable {
         Name.lastSuccess: "Unix time of the last successful result of the step.",
         Name.tokenLifetime: "expires_in of the last token issued.",
         Name.jwksKeys: "Number of keys in the last JWKS fetched.",
+        Name.credentialExpiry: "Unix time at which the credential expires, where known (kind: secret from expires_at).",
         Name.buildInfo: "authprobe build information; always 1.",
     ]
 
@@ -113,6 +115,15 @@ public final class MonitorMetrics: Sendable {
         let environments = Set(targets.map(\.environment))
         for (environment, keys) in history.jwksKeys where environments.contains(environment) {
             self.gauge(Name.jwksKeys, ["environment": environment]).set(Double(keys))
+        }
+    }
+
+    /// Publishes the known expiry of each configured credential (`expires_at` of a client secret).
+    public func describeCredentials(_ targets: [ProbeTarget]) {
+        for target in targets {
+            guard let expiresAt = target.client?.expiresAt else { continue }
+            self.gauge(Name.credentialExpiry, Self.labels(target.key).merging(["kind": "secret"]) { $1 })
+                .set(expiresAt.timeIntervalSince1970)
         }
     }
 

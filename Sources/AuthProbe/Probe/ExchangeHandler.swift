@@ -189,6 +189,12 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         if error is NIOSSLExtraError {
             return TransportFailure(outcome: .tlsError, detail: "TLS: \(error)")
         }
+        if let parserError = error as? HTTPParserError, case .invalidEOFState = parserError {
+            return TransportFailure(
+                outcome: .connectionError,
+                detail: "connection closed before the response was complete"
+            )
+        }
         if error is HTTPParserError {
             return TransportFailure(outcome: .httpProtocolError, detail: "malformed HTTP response: \(error)")
         }
