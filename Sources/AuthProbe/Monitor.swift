@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// The assembled service: configuration → store, metrics, scheduler and HTTP server.
@@ -60,6 +61,25 @@ public struct Monitor: Sendable {
                 logger: logger
             )
         )
-        try await group.run()
+        try await Self.explainingBindFailure(listen: self.config.listen) { try await group.run() }
+    }
+
+    /// Turns the server's bare `bind` error into one that names the address and the fix.
+    static func explainingBindFailure(listen: ListenAddress, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE || error.errnoCode == EADDRNOTAVAIL {
+            throw ListenFailure(address: listen, reason: String(cString: strerror(error.errnoCode)))
+        }
+    }
+}
+
+/// The HTTP endpoint could not be opened.
+public struct ListenFailure: Error, CustomStringConvertible {
+    public var address: ListenAddress
+    public var reason: String
+
+    public var description: String {
+        "cannot listen on \(self.address): \(self.reason) (is another authprobe running? change `listen`)"
     }
 }

@@ -93,21 +93,8 @@ struct ConfigParser {
         if list.isEmpty {
             self.fail(environmentsNode, field: "environments", "required: at least one environment")
         }
-        var firstLine: [String: Int] = [:]
-        for (index, node) in list.enumerated() {
-            let field = "environments[\(index)]"
-            guard let environment = self.parseEnvironment(node, field: field, interval: interval, timeout: timeout)
-            else { continue }
-            if let line = firstLine[environment.name] {
-                self.fail(
-                    node,
-                    field: "\(field).name",
-                    "duplicate environment name \"\(environment.name)\" (first at line \(line))"
-                )
-            } else {
-                firstLine[environment.name] = node.mark?.line ?? 0
-                config.environments.append(environment)
-            }
+        config.environments = self.uniquelyNamed(list, field: "environments", kind: "environment", name: \.name) {
+            $0.parseEnvironment($1, field: $2, interval: interval, timeout: timeout)
         }
         return config
     }
@@ -148,20 +135,8 @@ struct ConfigParser {
         }
         var clients: [ClientConfig] = []
         if let clientsNode = fields["clients"], let list = self.sequence(clientsNode, field: "\(field).clients") {
-            var firstLine: [String: Int] = [:]
-            for (index, clientNode) in list.enumerated() {
-                let clientField = "\(field).clients[\(index)]"
-                guard let client = self.parseClient(clientNode, field: clientField) else { continue }
-                if let line = firstLine[client.name] {
-                    self.fail(
-                        clientNode,
-                        field: "\(clientField).name",
-                        "duplicate client name \"\(client.name)\" (first at line \(line))"
-                    )
-                } else {
-                    firstLine[client.name] = clientNode.mark?.line ?? 0
-                    clients.append(client)
-                }
+            clients = self.uniquelyNamed(list, field: "\(field).clients", kind: "client", name: \.name) {
+                $0.parseClient($1, field: $2)
             }
         }
         guard let name, let issuer else { return nil }
@@ -173,6 +148,34 @@ struct ConfigParser {
             insecureHTTP: insecureHTTP,
             clients: clients
         )
+    }
+
+    /// Parses each element of a list of named items; a repeated name is an error at its second use.
+    private mutating func uniquelyNamed<Item>(
+        _ list: [Node],
+        field: String,
+        kind: String,
+        name: (Item) -> String,
+        parse: (inout ConfigParser, Node, String) -> Item?
+    ) -> [Item] {
+        var items: [Item] = []
+        var firstLine: [String: Int] = [:]
+        for (index, node) in list.enumerated() {
+            let itemField = "\(field)[\(index)]"
+            guard let item = parse(&self, node, itemField) else { continue }
+            let itemName = name(item)
+            if let line = firstLine[itemName] {
+                self.fail(
+                    node,
+                    field: "\(itemField).name",
+                    "duplicate \(kind) name \"\(itemName)\" (first at line \(line))"
+                )
+            } else {
+                firstLine[itemName] = node.mark?.line ?? 0
+                items.append(item)
+            }
+        }
+        return items
     }
 
     /// Reports a timeout longer than its interval on the field the file actually set.

@@ -60,7 +60,7 @@ public enum Demo {
                 logger: logger
             )
         )
-        try await group.run()
+        try await Monitor.explainingBindFailure(listen: listen) { try await group.run() }
     }
 
     private static func randomSecret() -> String {

@@ -242,7 +242,8 @@ public struct NIOHTTPTransport: HTTPTransport {
 
     // MARK: - Classification
 
-    private static func classifyConnect(_ error: any Error, address: SocketAddress) -> TransportFailure {
+    private static func classifyConnect(_ error: any Error, address socketAddress: SocketAddress) -> TransportFailure {
+        let address = Self.describe(socketAddress)
         if let failure = error as? TransportFailure { return failure }
         if let channelError = error as? ChannelError, case .connectTimeout = channelError {
             return TransportFailure(
@@ -264,6 +265,13 @@ public struct NIOHTTPTransport: HTTPTransport {
             }
         }
         return TransportFailure(outcome: .connectionError, detail: "cannot connect to \(address): \(error)")
+    }
+
+    /// `127.0.0.1:443` or `[::1]:443`.
+    static func describe(_ address: SocketAddress) -> String {
+        let ip = address.ipAddress ?? "?"
+        let port = address.port.map(String.init) ?? "?"
+        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
 
     static func elapsed(from start: NIODeadline, to end: NIODeadline) -> Duration {
