@@ -18,7 +18,9 @@ import Testing
     ]
 
     /// Every secret a fixture can resolve or contain: the variables above, the secret file, the literal one.
-    static let secretValues = ["s3cr3t-value-123", "prod-s3cr3t-456", "file-s3cr3t-789", "hunter2-literal-value"]
+    static let secretValues = [
+        "s3cr3t-value-123", "prod-s3cr3t-456", "file-s3cr3t-789", "hunter2-literal-value", "hunter2-password",
+    ]
 
     /// `Fixtures/config` inside the test bundle.
     static let fixtures: URL = {
@@ -149,6 +151,21 @@ import Testing
             "http-issuer.yaml",
             "invalid/http-issuer.yaml:3: environments[0].issuer: "
                 + "plain http is refused off loopback; use https (or set insecure_http: true)"
+        ),
+        InvalidCase(
+            "issuer-with-password.yaml",
+            "invalid/issuer-with-password.yaml:3: environments[0].issuer: "
+                + "an issuer has no user name or password; remove the part before @"
+        ),
+        InvalidCase(
+            "durations-too-long.yaml",
+            "invalid/durations-too-long.yaml:2: defaults.interval: 2d is longer than the maximum 1d",
+            "invalid/durations-too-long.yaml:6: environments[0].timeout: 15m is longer than the maximum 10m"
+        ),
+        InvalidCase(
+            "missing-ca-file.yaml",
+            "invalid/missing-ca-file.yaml:4: environments[0].ca_file: cannot read invalid/certs/missing-ca.pem: "
+                + "no such file"
         ),
         InvalidCase(
             "insecure-http-not-a-boolean.yaml",

@@ -20,7 +20,7 @@ struct ProberTests {
         #expect(result.steps[2].tokenLifetime == 300)
         for step in result.steps {
             let timings = step.timings
-            #expect(timings.dns == nil, "an IP literal needs no DNS")
+            #expect(timings.dns == .zero, "an IP literal needs no lookup")
             #expect(timings.tls == nil, "plain HTTP has no TLS phase")
             let connect = try #require(timings.connect)
             let processing = try #require(timings.processing)
@@ -87,6 +87,7 @@ struct ProberTests {
         ("invalid_request", .json(400, #"{"error":"invalid_request"}"#), .invalidRequest),
         ("unsupported_grant_type", .json(400, #"{"error":"unsupported_grant_type"}"#), .unsupportedGrantType),
         ("unknown OAuth code", .json(400, #"{"error":"temporarily_unavailable"}"#), .oauthError),
+        ("401 with a non-RFC code", .json(401, #"{"error":"access_denied"}"#), .credentialRejected),
         ("400 empty", .empty(400), .http4xx),
         ("500", .json(500, #"{"error":"server_error"}"#), .http5xx),
         ("503", .empty(503), .http5xx),
@@ -133,6 +134,31 @@ struct ProberTests {
         #expect(token.outcome == expected, "\(name): \(token.detail)")
         #expect(result.succeeded == (expected == .success))
         #expect(!token.detail.contains("fake-secret"), "\(name): the detail must not carry the secret")
+    }
+
+    @Test("a provider echoing the credentials in error_description never gets them into the detail")
+    func echoedSecretIsRedacted() async throws {
+        let provider = try await FakeProvider.make()
+        let raw = "fake-secret-Zq8+/ :%"
+        let basic = Data("svc-client:\(FormEncoding.encode(raw))".utf8).base64EncodedString()
+        // The secret placed so that a 200-character cut would split it, in every form it travels in.
+        let padding = String(repeating: "x", count: 190)
+        let description = "\(padding) got \(raw), form \(FormEncoding.encode(raw)), header Basic \(basic)"
+        let body = try JSONSerialization.data(withJSONObject: [
+            "error": "invalid_client", "error_description": description,
+        ])
+        provider.set("/token", .raw(status: 401, headers: [("Content-Type", "application/json")], body: Array(body)))
+        let result = try await withRunningServices([provider.application()], waitingFor: [provider.port]) {
+            try await TestTargets.prober().probe(TestTargets.target(provider))
+        }
+        let token = try #require(result.steps.last)
+        #expect(token.outcome == .invalidClient)
+        for form in [raw, FormEncoding.encode(raw), basic, String(raw.prefix(8)), "Zq8"] {
+            #expect(!token.detail.contains(form), "detail carries \(form): \(token.detail)")
+        }
+        #expect(
+            Redaction.redact(description, secrets: [TestTargets.secret], clientID: "svc-client").contains("<secret>")
+        )
     }
 
     @Test("a 429 carries Retry-After for the scheduler")

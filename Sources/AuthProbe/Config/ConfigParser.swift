@@ -20,7 +20,9 @@ struct ConfigParser {
     ]
     private static let defaultsKeys = ["interval", "timeout"]
     private static let retentionKeys = ["raw"]
-    private static let environmentKeys = ["name", "issuer", "interval", "timeout", "insecure_http", "clients"]
+    private static let environmentKeys = [
+        "name", "issuer", "interval", "timeout", "insecure_http", "ca_file", "clients",
+    ]
     private static let clientKeys = [
         "name", "client_id", "client_secret", "client_secret_file", "auth_method", "scope", "audience",
         "parameters", "expires_at",
@@ -133,6 +135,10 @@ struct ConfigParser {
         } else {
             self.fail(node, field: "\(field).issuer", "required")
         }
+        var caFile: String?
+        if let caNode = fields["ca_file"], let path = self.string(caNode, field: "\(field).ca_file") {
+            caFile = self.readablePath(path, node: caNode, field: "\(field).ca_file")
+        }
         var clients: [ClientConfig] = []
         if let clientsNode = fields["clients"], let list = self.sequence(clientsNode, field: "\(field).clients") {
             clients = self.uniquelyNamed(list, field: "\(field).clients", kind: "client", name: \.name) {
@@ -146,6 +152,7 @@ struct ConfigParser {
             interval: interval,
             timeout: timeout,
             insecureHTTP: insecureHTTP,
+            caFile: caFile,
             clients: clients
         )
     }
@@ -263,6 +270,13 @@ struct ConfigParser {
         )
     }
 
+    /// Upper bounds that keep schedules meaningful (a probe once a year monitors nothing).
+    private static let durationLimits: [String: Duration] = [
+        "interval": .seconds(86_400),
+        "timeout": .seconds(600),
+        "raw": .seconds(10 * 365 * 86_400),
+    ]
+
     /// Form parameters authprobe sets itself, and where their value belongs instead.
     private static let reservedParameters: [String: String] = [
         "grant_type": "set by authprobe itself (always client_credentials); remove it",
@@ -334,10 +348,25 @@ struct ConfigParser {
         return Secret(value)
     }
 
+    /// `path` resolved against the configuration file's directory.
+    private func resolve(_ path: String) -> String {
+        path.hasPrefix("/") ? path : URL(fileURLWithPath: self.baseDirectory).appendingPathComponent(path).path
+    }
+
+    /// The resolved path of a file that must exist and be readable now (not at the first probe).
+    private mutating func readablePath(_ path: String, node: Node, field: String) -> String? {
+        let resolved = self.resolve(path)
+        guard FileManager.default.isReadableFile(atPath: resolved) else {
+            let reason = FileManager.default.fileExists(atPath: resolved) ? "permission denied" : "no such file"
+            self.fail(node, field: field, "cannot read \(resolved): \(reason)")
+            return nil
+        }
+        return resolved
+    }
+
     private mutating func secretFromFile(_ node: Node, field: String) -> Secret? {
         guard let path = self.string(node, field: field) else { return nil }
-        let resolved =
-            path.hasPrefix("/") ? path : URL(fileURLWithPath: self.baseDirectory).appendingPathComponent(path).path
+        let resolved = self.resolve(path)
         let contents: String
         do {
             contents = try String(contentsOfFile: resolved, encoding: .utf8)
@@ -403,6 +432,11 @@ struct ConfigParser {
             self.fail(node, field: field, "expected an absolute https:// URL")
             return nil
         }
+        if components.user != nil || components.password != nil {
+            // Never echo it: the part before @ may be a password.
+            self.fail(node, field: field, "an issuer has no user name or password; remove the part before @")
+            return nil
+        }
         if components.query != nil || components.fragment != nil {
             self.fail(node, field: field, "an issuer has no query or fragment")
             return nil
@@ -450,6 +484,15 @@ struct ConfigParser {
         let text = scalar.string
         guard let value = Durations.parse(text), value > .zero else {
             self.fail(node, field: field, "invalid duration \"\(text)\" (expected e.g. 30s, 5m, 1h, 30d)")
+            return nil
+        }
+        let key = field.split(separator: ".").last.map(String.init) ?? field
+        if let limit = Self.durationLimits[key], value > limit {
+            self.fail(
+                node,
+                field: field,
+                "\(Durations.format(value)) is longer than the maximum \(Durations.format(limit))"
+            )
             return nil
         }
         return value

@@ -18,6 +18,8 @@ public enum Durations {
             rest = rest.dropFirst(unit.suffix.count)
             total += number * unit.seconds
         }
+        // Beyond a century nothing is meaningful, and Int64 milliseconds would overflow sooner or later.
+        guard total <= 100 * 31_536_000 else { return nil }
         return .milliseconds(Int64((total * 1000).rounded()))
     }
 

@@ -102,6 +102,8 @@ public struct EnvironmentConfig: Sendable {
     public var timeout: Duration
     /// Allows plain `http://` endpoints off loopback (reported in the step detail).
     public var insecureHTTP: Bool
+    /// A CA certificate (PEM) trusted in addition to the system store, for private or self-signed providers.
+    public var caFile: String?
     /// Credentials probed against this environment.
     public var clients: [ClientConfig]
 
@@ -111,6 +113,7 @@ public struct EnvironmentConfig: Sendable {
         interval: Duration = MonitorConfig.defaultInterval,
         timeout: Duration = MonitorConfig.defaultTimeout,
         insecureHTTP: Bool = false,
+        caFile: String? = nil,
         clients: [ClientConfig]
     ) {
         self.name = name
@@ -118,6 +121,7 @@ public struct EnvironmentConfig: Sendable {
         self.interval = interval
         self.timeout = timeout
         self.insecureHTTP = insecureHTTP
+        self.caFile = caFile
         self.clients = clients
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import Prometheus
 
 /// The only place that knows metric names: turns probe results (and restored history) into
@@ -8,6 +9,9 @@ import Prometheus
 public final class MonitorMetrics: Sendable {
     /// The registry rendered on `/metrics`.
     public let registry: PrometheusCollectorRegistry
+
+    /// Phase series that currently exist, so that only those are removed when a phase does not happen.
+    private let livePhases = NIOLockedValueBox<Set<String>>([])
 
     /// Buckets for token-endpoint latency: a healthy endpoint answers in 5–500 ms, a sick one in seconds.
     public static let latencyBuckets: [Duration] = [
@@ -27,6 +31,7 @@ public final class MonitorMetrics: Sendable {
         static let tokenLifetime = "token_lifetime_seconds"
         static let jwksKeys = "jwks_keys"
         static let credentialExpiry = "credential_expiry_timestamp_seconds"
+        static let tlsExpiry = "tls_certificate_expiry_timestamp_seconds"
         static let buildInfo = "build_info"
     }
 
@@ -40,6 +45,7 @@ public final class MonitorMetrics: Sendable {
         Name.lastSuccess: "Unix time of the last successful result of the step.",
         Name.tokenLifetime: "expires_in of the last token issued.",
         Name.jwksKeys: "Number of keys in the last JWKS fetched.",
+        Name.tlsExpiry: "Unix time at which the TLS certificate of the endpoint expires (notAfter).",
         Name.credentialExpiry: "Unix time at which the credential expires, where known (kind: secret from expires_at).",
         Name.buildInfo: "authprobe build information; always 1.",
     ]
@@ -65,9 +71,12 @@ public final class MonitorMetrics: Sendable {
             self.gauge(Name.stepSuccess, stepLabels).set(step.succeeded ? 1.0 : 0.0)
             for phase in Phase.allCases {
                 let labels = stepLabels.merging(["phase": phase.rawValue]) { $1 }
+                let series =
+                    "\(target.environment)\u{0}\(target.client)\u{0}\(step.step.rawValue)\u{0}\(phase.rawValue)"
                 if let value = step.timings[phase] {
                     self.gauge(Name.stepDuration, labels).set(Durations.seconds(value))
-                } else {
+                    self.livePhases.withLockedValue { _ = $0.insert(series) }
+                } else if self.livePhases.withLockedValue({ $0.remove(series) }) != nil {
                     // A phase that did not happen this time must not show last run's value.
                     self.registry.unregisterGauge(self.gauge(Name.stepDuration, labels))
                 }
@@ -85,6 +94,10 @@ public final class MonitorMetrics: Sendable {
             }
             if let lifetime = step.tokenLifetime {
                 self.gauge(Name.tokenLifetime, Self.labels(target)).set(Double(lifetime))
+            }
+            if let notAfter = step.tlsCertificateExpiry {
+                self.gauge(Name.tlsExpiry, ["environment": target.environment, "endpoint": step.step.rawValue])
+                    .set(notAfter.timeIntervalSince1970)
             }
             if let keys = step.jwksKeys {
                 self.gauge(Name.jwksKeys, ["environment": target.environment]).set(Double(keys))

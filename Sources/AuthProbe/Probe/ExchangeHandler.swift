@@ -12,6 +12,8 @@ struct ExchangeStamps: Sendable {
     var requestSentAt: NIODeadline?
     var firstByteAt: NIODeadline?
     var endAt: NIODeadline?
+    /// `notAfter` of the server certificate, once the handshake completed.
+    var certificateNotAfter: Date?
 
     init(connectStart: NIODeadline) {
         self.connectStart = connectStart
@@ -46,7 +48,9 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let head: HTTPRequestHead
     private let body: [UInt8]
-    private let waitsForTLS: Bool
+    /// The TLS handler of this connection, if any: the request waits for its handshake, and its peer
+    /// certificate tells expiry and why verification failed.
+    private let tlsHandler: NIOSSLClientHandler?
     private let maxBodyBytes: Int
     private let deadline: NIODeadline
     private let marker: FirstByteMarker
@@ -62,7 +66,7 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     init(
         head: HTTPRequestHead,
         body: [UInt8],
-        waitsForTLS: Bool,
+        tlsHandler: NIOSSLClientHandler?,
         maxBodyBytes: Int,
         deadline: NIODeadline,
         connectStart: NIODeadline,
@@ -71,7 +75,7 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     ) {
         self.head = head
         self.body = body
-        self.waitsForTLS = waitsForTLS
+        self.tlsHandler = tlsHandler
         self.maxBodyBytes = maxBodyBytes
         self.deadline = deadline
         self.marker = marker
@@ -94,13 +98,14 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.deadlineTask = context.eventLoop.scheduleTask(deadline: self.deadline) {
             loopBoundSelf.value.timedOut(context: loopBoundContext.value)
         }
-        if !self.waitsForTLS { self.sendRequest(context: context) }
+        if self.tlsHandler == nil { self.sendRequest(context: context) }
         context.fireChannelActive()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .handshakeCompleted = event as? TLSUserEvent {
             self.stamps.tlsDoneAt = .now()
+            self.stamps.certificateNotAfter = self.tlsHandler?.peerCertificate.map(Self.notAfter)
             self.sendRequest(context: context)
         }
         context.fireUserInboundEventTriggered(event)
@@ -147,7 +152,18 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        self.complete(context: context, .failure(Self.classify(error)))
+        if let sslError = error as? NIOSSLError, case .uncleanShutdown = sslError, self.stamps.tlsDoneAt != nil {
+            // Many servers close without close_notify; whether the response was complete is for the HTTP
+            // decoder and channelInactive to say, not this error.
+            return
+        }
+        // Before the handshake completed, a TLS error is about the server's certificate (or the protocol).
+        let peer = self.stamps.tlsDoneAt == nil ? self.tlsHandler?.peerCertificate : nil
+        self.complete(context: context, .failure(Self.classify(error, peerCertificate: peer, now: Date())))
+    }
+
+    static func notAfter(_ certificate: NIOSSLCertificate) -> Date {
+        Date(timeIntervalSince1970: TimeInterval(certificate.notValidAfter))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -163,7 +179,7 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func timedOut(context: ChannelHandlerContext) {
         let failure: TransportFailure
-        if self.waitsForTLS && self.stamps.tlsDoneAt == nil {
+        if self.tlsHandler != nil && self.stamps.tlsDoneAt == nil {
             failure = TransportFailure(outcome: .timeout, detail: "TLS handshake did not finish before the deadline")
         } else if self.marker.firstByteAt == nil {
             failure = TransportFailure(outcome: .timeout, detail: "no response before the deadline")
@@ -182,8 +198,41 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         context?.close(promise: nil)
     }
 
-    static func classify(_ error: any Error) -> TransportFailure {
+    static func classify(_ error: any Error, peerCertificate: NIOSSLCertificate? = nil, now: Date = Date())
+        -> TransportFailure
+    {
+        if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname {
+            return TransportFailure(
+                outcome: .tlsHostnameMismatch,
+                detail: "TLS: the certificate does not name this host"
+            )
+        }
         if let sslError = error as? NIOSSLError {
+            if case .handshakeFailed(let inner) = sslError, "\(inner)".contains("CERTIFICATE_VERIFY_FAILED") {
+                // BoringSSL does not say why; the certificate does.
+                if let peerCertificate {
+                    let notAfter = Self.notAfter(peerCertificate)
+                    if notAfter < now {
+                        return TransportFailure(
+                            outcome: .tlsCertificateExpired,
+                            detail:
+                                "TLS: the server certificate expired at \(ISO8601DateFormatter().string(from: notAfter))"
+                        )
+                    }
+                    let notBefore = Date(timeIntervalSince1970: TimeInterval(peerCertificate.notValidBefore))
+                    if notBefore > now {
+                        return TransportFailure(
+                            outcome: .tlsError,
+                            detail:
+                                "TLS: the server certificate is not valid before \(ISO8601DateFormatter().string(from: notBefore))"
+                        )
+                    }
+                }
+                return TransportFailure(
+                    outcome: .tlsCertificateUntrusted,
+                    detail: "TLS: the server certificate is not signed by a trusted CA (set ca_file for a private CA)"
+                )
+            }
             return TransportFailure(outcome: .tlsError, detail: "TLS: \(sslError)")
         }
         if error is NIOSSLExtraError {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One HTTP request as the prober builds it.
 public struct TransportRequest: Sendable {
     public var method: String
@@ -6,12 +8,21 @@ public struct TransportRequest: Sendable {
     /// Header fields in order. May carry credentials: never log or store them.
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
+    /// A CA certificate file trusted in addition to the system store (private or self-signed providers).
+    public var caFile: String?
 
-    public init(method: String, url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+    public init(
+        method: String,
+        url: String,
+        headers: [(name: String, value: String)] = [],
+        body: [UInt8] = [],
+        caFile: String? = nil
+    ) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
+        self.caFile = caFile
     }
 }
 
@@ -50,10 +61,17 @@ public struct TransportFailure: Sendable, Error {
 public struct HTTPExchange: Sendable {
     public var result: Result<TransportResponse, TransportFailure>
     public var timings: PhaseTimings
+    /// `notAfter` of the server certificate, when a TLS handshake completed.
+    public var certificateNotAfter: Date?
 
-    public init(result: Result<TransportResponse, TransportFailure>, timings: PhaseTimings) {
+    public init(
+        result: Result<TransportResponse, TransportFailure>,
+        timings: PhaseTimings,
+        certificateNotAfter: Date? = nil
+    ) {
         self.result = result
         self.timings = timings
+        self.certificateNotAfter = certificateNotAfter
     }
 }
 

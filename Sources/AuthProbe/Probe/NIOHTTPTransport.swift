@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -12,7 +13,10 @@ import NIOSSL
 /// returned as a classified ``TransportFailure``, never thrown.
 public struct NIOHTTPTransport: HTTPTransport {
     private let group: any EventLoopGroup
-    private let sslContext: NIOSSLContext
+    private let tlsConfiguration: TLSConfiguration
+    /// One TLS context per extra CA file ("" for the system trust store alone): loading a trust store is
+    /// expensive, so contexts are built once and shared by every request.
+    private let sslContexts: NIOLockedValueBox<[String: NIOSSLContext]>
     private let maxBodyBytes: Int
     private let userAgent: String
 
@@ -25,13 +29,25 @@ public struct NIOHTTPTransport: HTTPTransport {
         maxBodyBytes: Int = NIOHTTPTransport.defaultMaxBodyBytes
     ) throws {
         self.group = group
-        // Loading the trust store is expensive: one context serves every request.
-        self.sslContext = try NIOSSLContext(configuration: tlsConfiguration)
+        self.tlsConfiguration = tlsConfiguration
+        self.sslContexts = NIOLockedValueBox(["": try NIOSSLContext(configuration: tlsConfiguration)])
         self.maxBodyBytes = maxBodyBytes
         self.userAgent = "authprobe/\(AuthProbeVersion.current)"
     }
 
     public func send(_ request: TransportRequest, timeout: Duration) async -> HTTPExchange {
+        guard let target = RequestTarget(parsing: request.url) else {
+            let failure = TransportFailure(outcome: .connectionError, detail: "not an http(s) URL")
+            return HTTPExchange(result: .failure(failure), timings: PhaseTimings())
+        }
+        // Built (once per CA file) before the clock starts: loading a trust store is not the provider's time.
+        var sslContext: NIOSSLContext?
+        if target.isTLS {
+            switch self.sslContext(caFile: request.caFile) {
+            case .success(let context): sslContext = context
+            case .failure(let failure): return HTTPExchange(result: .failure(failure), timings: PhaseTimings())
+            }
+        }
         let start = NIODeadline.now()
         let deadline = start + TimeAmount(timeout)
         var timings = PhaseTimings()
@@ -39,14 +55,13 @@ public struct NIOHTTPTransport: HTTPTransport {
             timings.total = Self.elapsed(from: start, to: .now())
             return HTTPExchange(result: result, timings: timings)
         }
-        guard let target = RequestTarget(parsing: request.url) else {
-            return finish(.failure(TransportFailure(outcome: .connectionError, detail: "not an http(s) URL")))
-        }
         let eventLoop = self.group.next()
 
         let addresses: [SocketAddress]
         if let literal = try? SocketAddress(ipAddress: target.host, port: target.port) {
+            // An IP literal needs no lookup: the DNS phase is present and takes no time.
             addresses = [literal]
+            timings.dns = .zero
         } else {
             let dnsStart = NIODeadline.now()
             let resolved = await Self.resolve(target: target, deadline: deadline, eventLoop: eventLoop)
@@ -62,6 +77,7 @@ public struct NIOHTTPTransport: HTTPTransport {
             let attempt = await self.exchange(
                 request,
                 target: target,
+                sslContext: sslContext,
                 address: address,
                 deadline: deadline,
                 eventLoop: eventLoop
@@ -74,7 +90,13 @@ public struct NIOHTTPTransport: HTTPTransport {
                     timings.processing = Self.elapsed(from: sent, to: firstByte)
                     if let end = stamps.endAt { timings.transfer = Self.elapsed(from: firstByte, to: end) }
                 }
-                return finish(attempt.result)
+                var exchange = finish(attempt.result)
+                exchange.certificateNotAfter = stamps.certificateNotAfter
+                if let end = stamps.endAt {
+                    // Measured on the event loop, like the phases, so that they add up to the total.
+                    exchange.timings.total = Self.elapsed(from: start, to: end)
+                }
+                return exchange
             }
             // Not connected: try the next address while the deadline allows (happy-eyeballs-lite, in order).
             if case .failure(let failure) = attempt.result { lastFailure = failure }
@@ -85,9 +107,25 @@ public struct NIOHTTPTransport: HTTPTransport {
 
     // MARK: - Exchange on one connection
 
+    /// The TLS context trusting the system store plus `caFile`, built on first use.
+    private func sslContext(caFile: String?) -> Result<NIOSSLContext, TransportFailure> {
+        let key = caFile ?? ""
+        if let context = self.sslContexts.withLockedValue({ $0[key] }) { return .success(context) }
+        var configuration = self.tlsConfiguration
+        configuration.additionalTrustRoots.append(.file(key))
+        do {
+            let context = try NIOSSLContext(configuration: configuration)
+            self.sslContexts.withLockedValue { $0[key] = context }
+            return .success(context)
+        } catch {
+            return .failure(TransportFailure(outcome: .tlsError, detail: "cannot load CA file \(key): \(error)"))
+        }
+    }
+
     private func exchange(
         _ request: TransportRequest,
         target: RequestTarget,
+        sslContext: NIOSSLContext?,
         address: SocketAddress,
         deadline: NIODeadline,
         eventLoop: any EventLoop
@@ -96,7 +134,6 @@ public struct NIOHTTPTransport: HTTPTransport {
         let connectStart = NIODeadline.now()
         let head = self.requestHead(request, target: target)
         let body = request.body
-        let sslContext = target.isTLS ? self.sslContext : nil
         let maxBodyBytes = self.maxBodyBytes
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(max(deadline - connectStart, .nanoseconds(1)))
@@ -104,12 +141,16 @@ public struct NIOHTTPTransport: HTTPTransport {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    var tlsHandler: NIOSSLClientHandler?
                     if let sslContext {
                         // SNI takes host names only; an IP literal is verified against the certificate's IP SANs.
                         let isIP = (try? SocketAddress(ipAddress: target.host, port: 0)) != nil
-                        try sync.addHandler(
-                            try NIOSSLClientHandler(context: sslContext, serverHostname: isIP ? nil : target.host)
+                        let handler = try NIOSSLClientHandler(
+                            context: sslContext,
+                            serverHostname: isIP ? nil : target.host
                         )
+                        try sync.addHandler(handler)
+                        tlsHandler = handler
                     }
                     let marker = FirstByteMarker()
                     try sync.addHandler(marker)
@@ -119,7 +160,7 @@ public struct NIOHTTPTransport: HTTPTransport {
                         ExchangeHandler(
                             head: head,
                             body: body,
-                            waitsForTLS: sslContext != nil,
+                            tlsHandler: tlsHandler,
                             maxBodyBytes: maxBodyBytes,
                             deadline: deadline,
                             connectStart: connectStart,
@@ -187,7 +228,7 @@ public struct NIOHTTPTransport: HTTPTransport {
         // deadline is ignored (a promise completes once).
         let host = target.host
         let port = target.port
-        NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) {
+        Self.resolverPool.runIfActive(eventLoop: eventLoop) {
             try Self.getaddrinfo(host: host, port: port)
         }.cascade(to: promise)
         defer { timeout.cancel() }
@@ -199,6 +240,14 @@ public struct NIOHTTPTransport: HTTPTransport {
             return .failure(TransportFailure(outcome: .dnsError, detail: "cannot resolve \(host): \(error)"))
         }
     }
+
+    /// Threads for blocking getaddrinfo calls, apart from NIO's shared pool (one thread per core): a lookup
+    /// stuck on an unresponsive name server holds its thread past the deadline, and must not hold up others.
+    private static let resolverPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 16)
+        pool.start()
+        return pool
+    }()
 
     private static func getaddrinfo(host: String, port: Int) throws -> [SocketAddress] {
         var hints = addrinfo()

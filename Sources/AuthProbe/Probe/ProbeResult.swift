@@ -62,6 +62,8 @@ public struct StepResult: Sendable {
     public var jwksKeys: Int?
     /// The provider asked us to wait this long (`Retry-After` on 429/503).
     public var retryAfter: Duration?
+    /// `notAfter` of the endpoint's TLS certificate, when the step used TLS.
+    public var tlsCertificateExpiry: Date?
     /// Harmless deviations from the specifications noticed on the way (lowercase token type, string `expires_in`).
     public var notes: [String]
 

@@ -38,51 +38,68 @@ public struct Prober: Sendable {
         let request = TransportRequest(
             method: "GET",
             url: environment.discoveryURL,
-            headers: [("Accept", "application/json")]
+            headers: [("Accept", "application/json")],
+            caFile: environment.caFile
         )
         let exchange = await self.transport.send(request, timeout: environment.timeout)
         switch exchange.result {
         case .failure(let failure):
-            return (Self.transportResult(.discovery, failure, exchange.timings), nil)
+            return (Self.transportResult(.discovery, failure, exchange), nil)
         case .success(let response):
             var (result, discovery) = ResponseClassifier.discovery(response, environment: environment, now: self.now())
             result.timings = exchange.timings
+            result.tlsCertificateExpiry = exchange.certificateNotAfter
             return (result, discovery)
         }
     }
 
     private func fetchJWKS(_ url: String, environment: EnvironmentConfig) async -> StepResult {
-        let request = TransportRequest(method: "GET", url: url, headers: [("Accept", "application/json")])
+        let request = TransportRequest(
+            method: "GET",
+            url: url,
+            headers: [("Accept", "application/json")],
+            caFile: environment.caFile
+        )
         let exchange = await self.transport.send(request, timeout: environment.timeout)
         switch exchange.result {
         case .failure(let failure):
-            return Self.transportResult(.jwks, failure, exchange.timings)
+            return Self.transportResult(.jwks, failure, exchange)
         case .success(let response):
             var result = ResponseClassifier.jwks(response, now: self.now())
             result.timings = exchange.timings
+            result.tlsCertificateExpiry = exchange.certificateNotAfter
             return result
         }
     }
 
     private func requestToken(_ url: String, client: ClientConfig, environment: EnvironmentConfig) async -> StepResult {
-        let request = TokenRequest.make(endpoint: url, client: client)
+        var request = TokenRequest.make(endpoint: url, client: client)
+        request.caFile = environment.caFile
         let exchange = await self.transport.send(request, timeout: environment.timeout)
         switch exchange.result {
         case .failure(let failure):
-            return Self.transportResult(.token, failure, exchange.timings)
+            return Self.transportResult(.token, failure, exchange)
         case .success(let response):
+            var response = response
+            if response.status != 200 {
+                // A provider may echo what it received in an error description: remove every form the
+                // secret was sent in before any of the body can reach a detail.
+                let text = String(decoding: response.body, as: UTF8.self)
+                response.body = Array(Redaction.redact(text, secrets: [client.secret], clientID: client.clientID).utf8)
+            }
             var result = ResponseClassifier.token(response, now: self.now())
             result.timings = exchange.timings
-            // A provider may echo what it received in an error description: never keep the secret.
-            result.detail = Redaction.redact(result.detail, secrets: [client.secret])
+            result.tlsCertificateExpiry = exchange.certificateNotAfter
             return result
         }
     }
 
-    private static func transportResult(_ step: Step, _ failure: TransportFailure, _ timings: PhaseTimings)
+    private static func transportResult(_ step: Step, _ failure: TransportFailure, _ exchange: HTTPExchange)
         -> StepResult
     {
-        StepResult(step: step, outcome: failure.outcome, timings: timings, detail: failure.detail)
+        var result = StepResult(step: step, outcome: failure.outcome, timings: exchange.timings, detail: failure.detail)
+        result.tlsCertificateExpiry = exchange.certificateNotAfter
+        return result
     }
 }
 
@@ -148,9 +165,27 @@ public enum FormEncoding {
 
 /// Removes known secret values from free text before it is logged or stored.
 public enum Redaction {
-    public static func redact(_ text: String, secrets: [Secret]) -> String {
+    /// Replaces every form a secret travels in — raw, form-encoded, percent-encoded, JSON-escaped, and the
+    /// base64 `Basic` credentials built with `clientID` — by `<secret>`.
+    public static func redact(_ text: String, secrets: [Secret], clientID: String? = nil) -> String {
         secrets.reduce(text) { text, secret in
-            secret.withRawValue { raw in raw.isEmpty ? text : text.replacingOccurrences(of: raw, with: "<secret>") }
+            secret.withRawValue { raw in
+                guard !raw.isEmpty else { return text }
+                var forms = [raw, FormEncoding.encode(raw)]
+                if let percent = raw.addingPercentEncoding(withAllowedCharacters: .alphanumerics) {
+                    forms.append(percent)
+                }
+                if let json = try? JSONEncoder().encode(raw), let quoted = String(data: json, encoding: .utf8) {
+                    forms.append(String(quoted.dropFirst().dropLast()))
+                }
+                if let clientID {
+                    let basic = "\(FormEncoding.encode(clientID)):\(FormEncoding.encode(raw))"
+                    forms.append(Data(basic.utf8).base64EncodedString())
+                }
+                return Set(forms).sorted { $0.count > $1.count }.reduce(text) {
+                    $0.replacingOccurrences(of: $1, with: "<secret>")
+                }
+            }
         }
     }
 }

@@ -95,15 +95,13 @@ public enum ResponseClassifier {
             result.detail = "discovery document has no issuer"
             return (result, nil)
         }
+        // OpenID Connect Discovery §4.3: identical, character for character (a trailing slash counts), because
+        // clients compare the `iss` of every token with it.
         if issuer != environment.issuer {
-            if Self.trimmingSlash(issuer) == Self.trimmingSlash(environment.issuer) {
-                result.notes.append("issuer differs from the configured one only by a trailing slash")
-            } else {
-                result.outcome = .issuerMismatch
-                result.detail =
-                    "discovery issuer \(Self.quote(issuer)) is not the configured \(Self.quote(environment.issuer))"
-                return (result, nil)
-            }
+            result.outcome = .issuerMismatch
+            result.detail =
+                "discovery issuer \(Self.quote(issuer)) is not the configured \(Self.quote(environment.issuer))"
+            return (result, nil)
         }
         var problems: [String] = []
         let tokenEndpoint = Self.endpoint(object, "token_endpoint", environment: environment, problems: &problems)
@@ -259,6 +257,9 @@ public enum ResponseClassifier {
                 // glewlwyd's spelling of invalid_scope.
                 result.outcome = .invalidScope
                 result.notes.append("error code scope_invalid read as invalid_scope")
+            } else if status == 401 {
+                // RFC 6749 §5.2: 401 means client authentication failed, whatever the code says.
+                result.outcome = .credentialRejected
             } else {
                 result.outcome = .oauthError
             }
@@ -284,9 +285,5 @@ public enum ResponseClassifier {
         let cut =
             printable.count > Self.maxQuotedLength ? String(printable.prefix(Self.maxQuotedLength)) + "…" : printable
         return "\"\(cut)\""
-    }
-
-    private static func trimmingSlash(_ text: String) -> String {
-        text.hasSuffix("/") ? String(text.dropLast()) : text
     }
 }

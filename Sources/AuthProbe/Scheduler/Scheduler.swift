@@ -60,7 +60,12 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
                 return
             }
             if Task.isCancelledOrShuttingDown { return }
-            let result = await self.limiter.withPermit { await self.prober.probe(target) }
+            guard
+                let result = await self.limiter.withPermit({ () async -> ProbeResult? in
+                    // A run that waited for a permit past the start of a shutdown is not started at all.
+                    Task.isShuttingDownGracefully ? nil : await self.prober.probe(target)
+                })
+            else { return }
             for sink in self.sinks {
                 await sink.record(result)
             }
@@ -70,12 +75,17 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
                 // The run overran its interval: skip the missed slots instead of bursting to catch up.
                 next = now.advanced(by: interval)
             }
-            if let retryAfter = result.steps.compactMap(\.retryAfter).max(), now.advanced(by: retryAfter) > next {
-                // Honour Retry-After: probing a rate-limited provider sooner only prolongs the limit.
-                next = now.advanced(by: retryAfter)
+            if let retryAfter = result.steps.compactMap(\.retryAfter).max() {
+                // Honour Retry-After: probing a rate-limited provider sooner only prolongs the limit. Capped, so
+                // that one odd header cannot silence a target for days.
+                let wait = min(retryAfter, max(interval, Self.maximumRetryAfter))
+                if now.advanced(by: wait) > next { next = now.advanced(by: wait) }
             }
         }
     }
+
+    /// The longest a `Retry-After` may postpone a target beyond its interval.
+    public static var maximumRetryAfter: Duration { .seconds(3600) }
 
     /// A stable fraction of the interval derived from the target's labels (FNV-1a), so restarts keep the spread.
     public static func offset(of key: TargetKey, within interval: Duration) -> Duration {

@@ -12,20 +12,27 @@ struct Glewlwyd {
     var scope: String { self.exports["OIDC_SCOPE"] ?? "" }
 
     /// Installs (if needed), provisions and starts a provider in a new state directory.
-    static func start(port: Int) async throws -> Glewlwyd {
+    /// `environment` passes the script's options, e.g. `GLEWLWYD_TLS=1`.
+    static func start(port: Int, environment: [String: String] = [:]) async throws -> Glewlwyd {
         let directory = try Checkout.temporaryDirectory("glewlwyd")
         var provider = Glewlwyd(directory: directory, port: port, exports: [:])
-        try await provider.run("start", [directory.path, String(port)])
+        try await provider.run("start", [directory.path, String(port)], environment: environment)
         return provider
     }
 
+    var caFile: String? { self.exports["OIDC_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 } }
+
     /// Runs one of the provider scripts; `export` lines it prints update the known values.
     @discardableResult
-    mutating func run(_ script: String, _ arguments: [String] = []) async throws -> CommandOutput {
+    mutating func run(
+        _ script: String,
+        _ arguments: [String] = [],
+        environment: [String: String] = [:]
+    ) async throws -> CommandOutput {
         let output = try await runCommand(
             Checkout.script("scripts/idp/glewlwyd/\(script)"),
             arguments,
-            environment: ["GLEWLWYD_DIR": self.directory.path]
+            environment: environment.merging(["GLEWLWYD_DIR": self.directory.path]) { $1 }
         )
         guard output.status == 0 else {
             throw CommandFailed(command: "glewlwyd/\(script)", output: output)

@@ -1,0 +1,87 @@
+import AuthProbe
+import Foundation
+import NIOSSL
+import Testing
+
+/// Probes glewlwyd over HTTPS: five phases that add up, the certificate's expiry, and the TLS failures
+/// on-call must tell apart (untrusted, expired).
+@Suite("glewlwyd over HTTPS", .serialized)
+struct GlewlwydTLSTests {
+    static func target(_ provider: Glewlwyd, caFile: String?) -> ProbeTarget {
+        let environment = EnvironmentConfig(
+            name: "glewlwyd-tls",
+            issuer: provider.issuer,
+            timeout: .seconds(5),
+            caFile: caFile,
+            clients: [
+                ClientConfig(
+                    name: "monitor",
+                    clientID: provider.clientID,
+                    secret: Secret(provider.clientSecret),
+                    scope: provider.scope
+                )
+            ]
+        )
+        return ProbeTarget(environment: environment, client: environment.clients[0])
+    }
+
+    @Test("HTTPS: phases, certificate expiry, untrusted and expired certificates")
+    func https() async throws {
+        var provider = try await Glewlwyd.start(
+            port: try await LoopbackPort.free(),
+            environment: ["GLEWLWYD_TLS": "1", "GLEWLWYD_TLS_DAYS": "2"]
+        )
+        do {
+            try await Self.scenario(&provider)
+        } catch {
+            await provider.purge()
+            throw error
+        }
+        await provider.purge()
+    }
+
+    static func scenario(_ provider: inout Glewlwyd) async throws {
+        #expect(provider.issuer.hasPrefix("https://127.0.0.1:"))
+        let caFile = try #require(provider.caFile)
+        let notAfter = Date(
+            timeIntervalSince1970: TimeInterval(try #require(NIOSSLCertificate.fromPEMFile(caFile).first).notValidAfter)
+        )
+        let prober = Prober(transport: try NIOHTTPTransport())
+
+        // With the provider's CA: success, five phases adding up to the total, the certificate's expiry.
+        let result = await prober.probe(Self.target(provider, caFile: caFile))
+        #expect(result.succeeded, "\(result.steps.map(\.detail))")
+        #expect(result.steps.map(\.step) == [.discovery, .jwks, .token])
+        for step in result.steps {
+            let timings = step.timings
+            let phases = Phase.allCases.compactMap { timings[$0] }
+            #expect(phases.count == 5, "\(step.step): every phase is present")
+            let sum = phases.reduce(Duration.zero, +)
+            #expect(sum <= timings.total, "\(step.step)")
+            #expect(timings.total - sum < .milliseconds(1), "\(step.step): phases add up to the total")
+            #expect(try #require(timings.tls) > .zero)
+            #expect(step.tlsCertificateExpiry == notAfter, "\(step.step)")
+        }
+        let metrics = MonitorMetrics()
+        metrics.record(result)
+        let exposition = String(decoding: metrics.render(), as: UTF8.self)
+        #expect(
+            exposition.contains(
+                #"authprobe_tls_certificate_expiry_timestamp_seconds{endpoint="token",environment="glewlwyd-tls"} \#(notAfter.timeIntervalSince1970)"#
+            ),
+            "\(exposition)"
+        )
+
+        // Without the CA file the self-signed certificate is untrusted.
+        let untrusted = await prober.probe(Self.target(provider, caFile: nil))
+        #expect(untrusted.steps.map(\.outcome) == [.tlsCertificateUntrusted], "\(untrusted.steps.map(\.detail))")
+        #expect(untrusted.steps.first?.timings.tls == nil, "no completed handshake")
+
+        // An expired certificate (trusted, but past notAfter) is told apart from an untrusted one.
+        try await provider.run("stop")
+        try await provider.run("start", environment: ["GLEWLWYD_TLS_DAYS": "0", "GLEWLWYD_TLS_REGEN": "1"])
+        let expiredCA = try #require(provider.caFile)
+        let expired = await prober.probe(Self.target(provider, caFile: expiredCA))
+        #expect(expired.steps.map(\.outcome) == [.tlsCertificateExpired], "\(expired.steps.map(\.detail))")
+    }
+}
