@@ -95,6 +95,58 @@ struct ResultStoreTests {
         #expect(rows.allSatisfy { $0.time == Date(timeIntervalSince1970: 200) })
     }
 
+    @Test("history survives retention: a credential broken for longer than the raw rows are kept")
+    func historyOutlivesRetention() async throws {
+        let store = try ResultStore(writer: DatabaseQueue())
+        try await store.insert(Self.run(at: 100, Self.healthy, lifetime: 600, keys: 2))
+        try await store.insert(Self.run(at: 200, Self.rejected, keys: 2))
+        try await store.insert(Self.run(at: 300, Self.rejected, keys: 2))
+        try await store.prune(before: Date(timeIntervalSince1970: 1000))
+        #expect(try await store.recent().isEmpty)
+        let history = try await store.history()
+        let token = try #require(history.steps.first { $0.step == .token })
+        #expect(token.lastOutcome == .credentialRejected)
+        #expect(token.consecutiveFailures == 2)
+        #expect(token.lastSuccess == Date(timeIntervalSince1970: 100))
+        #expect(history.tokenLifetimes == [Self.key: 600])
+        #expect(history.jwksKeys == ["prod": 2])
+    }
+
+    @Test("a database written before step_state existed is migrated with its history")
+    func migratesExistingRows() async throws {
+        let queue = try DatabaseQueue()
+        // The v1 schema and rows, as an earlier authprobe left them.
+        try await queue.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);
+                    INSERT INTO grdb_migrations VALUES ('v1');
+                    CREATE TABLE step_result (id INTEGER PRIMARY KEY AUTOINCREMENT, time DOUBLE NOT NULL,
+                      environment TEXT NOT NULL, client TEXT NOT NULL, step TEXT NOT NULL, outcome TEXT NOT NULL,
+                      http_status INTEGER, duration_seconds DOUBLE NOT NULL, token_lifetime_seconds INTEGER,
+                      jwks_keys INTEGER, detail TEXT NOT NULL);
+                    INSERT INTO step_result (time, environment, client, step, outcome, duration_seconds,
+                      token_lifetime_seconds, jwks_keys, detail) VALUES
+                      (10, 'prod', 'svc', 'token', 'success', 0.1, 300, NULL, ''),
+                      (20, 'prod', 'svc', 'token', 'invalid_client', 0.1, NULL, NULL, ''),
+                      (30, 'prod', 'svc', 'token', 'invalid_client', 0.1, NULL, NULL, ''),
+                      (30, 'prod', 'svc', 'jwks', 'success', 0.1, NULL, 4, '');
+                    """
+            )
+        }
+        let store = try ResultStore(writer: queue)
+        let history = try await store.history()
+        let token = try #require(history.steps.first { $0.step == .token })
+        #expect(token.lastOutcome == .invalidClient)
+        #expect(token.consecutiveFailures == 2)
+        #expect(token.lastSuccess == Date(timeIntervalSince1970: 10))
+        #expect(history.tokenLifetimes == [Self.key: 300])
+        #expect(history.jwksKeys == ["prod": 4])
+        // New results continue from the migrated state.
+        try await store.insert(Self.run(at: 40, Self.rejected))
+        #expect(try await store.history().steps.first { $0.step == .token }?.consecutiveFailures == 3)
+    }
+
     @Test("on disk: WAL mode, and a reopened database keeps its rows")
     func onDisk() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")

@@ -49,10 +49,52 @@ public struct ResultStore: Sendable {
             )
             try db.create(index: "step_result_time", on: "step_result", columns: ["time"])
         }
+        migrator.registerMigration("v2") { db in
+            // The latest state of every step, kept apart from the raw rows so that restoring it is one small
+            // read however many rows there are, and survives retention.
+            try db.create(table: "step_state") { table in
+                table.column("environment", .text).notNull()
+                table.column("client", .text).notNull()
+                table.column("step", .text).notNull()
+                table.column("last_outcome", .text).notNull()
+                table.column("last_time", .double).notNull()
+                table.column("last_success", .double)
+                table.column("consecutive_failures", .integer).notNull()
+                table.column("token_lifetime_seconds", .integer)
+                table.column("jwks_keys", .integer)
+                table.primaryKey(["environment", "client", "step"])
+            }
+            try db.execute(
+                sql: """
+                    WITH last_success AS (
+                      SELECT environment, client, step, MAX(id) AS id, MAX(time) AS time
+                      FROM step_result WHERE outcome = 'success' GROUP BY environment, client, step
+                    ),
+                    grouped AS (
+                      SELECT r.environment, r.client, r.step, MAX(r.id) AS last_id, s.time AS last_success,
+                             SUM(CASE WHEN s.id IS NULL OR r.id > s.id THEN 1 ELSE 0 END) AS failures,
+                             (SELECT token_lifetime_seconds FROM step_result t WHERE t.environment = r.environment
+                                AND t.client = r.client AND t.step = r.step AND t.token_lifetime_seconds IS NOT NULL
+                                ORDER BY t.id DESC LIMIT 1) AS lifetime,
+                             (SELECT jwks_keys FROM step_result k WHERE k.environment = r.environment
+                                AND k.client = r.client AND k.step = r.step AND k.jwks_keys IS NOT NULL
+                                ORDER BY k.id DESC LIMIT 1) AS keys
+                      FROM step_result r
+                      LEFT JOIN last_success s
+                        ON s.environment = r.environment AND s.client = r.client AND s.step = r.step
+                      GROUP BY r.environment, r.client, r.step
+                    )
+                    INSERT INTO step_state
+                    SELECT g.environment, g.client, g.step, x.outcome, x.time, g.last_success, g.failures,
+                           g.lifetime, g.keys
+                    FROM grouped g JOIN step_result x ON x.id = g.last_id
+                    """
+            )
+        }
         return migrator
     }
 
-    /// Records every step of a run in one transaction.
+    /// Records every step of a run, and the steps' latest state, in one transaction.
     public func insert(_ result: ProbeResult) async throws {
         try await self.writer.write { db in
             for step in result.steps {
@@ -70,6 +112,28 @@ public struct ResultStore: Sendable {
                         Self.storedDetail(step),
                     ]
                 )
+                try db.execute(
+                    sql: """
+                        INSERT INTO step_state
+                          (environment, client, step, last_outcome, last_time, last_success, consecutive_failures,
+                           token_lifetime_seconds, jwks_keys)
+                        VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?4 = 'success' THEN ?5 END,
+                                CASE WHEN ?4 = 'success' THEN 0 ELSE 1 END, ?6, ?7)
+                        ON CONFLICT (environment, client, step) DO UPDATE SET
+                          last_outcome = excluded.last_outcome,
+                          last_time = excluded.last_time,
+                          last_success = COALESCE(excluded.last_success, step_state.last_success),
+                          consecutive_failures = CASE WHEN excluded.last_outcome = 'success' THEN 0
+                                                      ELSE step_state.consecutive_failures + 1 END,
+                          token_lifetime_seconds = COALESCE(excluded.token_lifetime_seconds,
+                                                            step_state.token_lifetime_seconds),
+                          jwks_keys = COALESCE(excluded.jwks_keys, step_state.jwks_keys)
+                        """,
+                    arguments: [
+                        result.target.environment, result.target.client, step.step.rawValue, step.outcome.rawValue,
+                        result.startedAt.timeIntervalSince1970, step.tokenLifetime, step.jwksKeys,
+                    ]
+                )
             }
         }
     }
@@ -78,65 +142,35 @@ public struct ResultStore: Sendable {
         step.notes.isEmpty ? step.detail : "\(step.detail) [\(step.notes.joined(separator: "; "))]"
     }
 
-    /// The state the metrics describe history with, per target and step, as of the newest row.
+    /// The state the metrics describe history with, per target and step: read from `step_state`, which
+    /// retention never prunes, so a credential broken for longer than the retention still looks broken.
     public func history() async throws -> StoreHistory {
         try await self.writer.read { db in
             var history = StoreHistory()
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    WITH last_success AS (
-                      SELECT environment, client, step, MAX(id) AS id, MAX(time) AS time
-                      FROM step_result WHERE outcome = 'success' GROUP BY environment, client, step
-                    ),
-                    grouped AS (
-                      SELECT r.environment, r.client, r.step, MAX(r.id) AS last_id, s.time AS last_success,
-                             SUM(CASE WHEN s.id IS NULL OR r.id > s.id THEN 1 ELSE 0 END) AS failures
-                      FROM step_result r
-                      LEFT JOIN last_success s
-                        ON s.environment = r.environment AND s.client = r.client AND s.step = r.step
-                      GROUP BY r.environment, r.client, r.step
-                    )
-                    SELECT g.environment, g.client, g.step, g.last_success, g.failures, x.outcome AS last_outcome
-                    FROM grouped g JOIN step_result x ON x.id = g.last_id
-                    """
-            )
-            for row in rows {
+            var newestKeys: [String: (time: Double, keys: Int)] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM step_state") {
                 guard let step = Step(rawValue: row["step"]), let outcome = Outcome(rawValue: row["last_outcome"])
                 else { continue }
+                let target = TargetKey(environment: row["environment"], client: row["client"])
                 let lastSuccess: Double? = row["last_success"]
                 history.steps.append(
                     StepHistory(
-                        target: TargetKey(environment: row["environment"], client: row["client"]),
+                        target: target,
                         step: step,
                         lastOutcome: outcome,
                         lastSuccess: lastSuccess.map { Date(timeIntervalSince1970: $0) },
-                        consecutiveFailures: row["failures"]
+                        consecutiveFailures: row["consecutive_failures"]
                     )
                 )
+                if let lifetime: Int = row["token_lifetime_seconds"] {
+                    history.tokenLifetimes[target] = lifetime
+                }
+                let time: Double = row["last_time"]
+                if let keys: Int = row["jwks_keys"], time >= newestKeys[target.environment]?.time ?? -.infinity {
+                    newestKeys[target.environment] = (time, keys)
+                }
             }
-            let lifetimes = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT environment, client, token_lifetime_seconds FROM step_result
-                    WHERE id IN (SELECT MAX(id) FROM step_result WHERE token_lifetime_seconds IS NOT NULL
-                                 GROUP BY environment, client)
-                    """
-            )
-            for row in lifetimes {
-                history.tokenLifetimes[TargetKey(environment: row["environment"], client: row["client"])] =
-                    row["token_lifetime_seconds"]
-            }
-            let keys = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT environment, jwks_keys FROM step_result
-                    WHERE id IN (SELECT MAX(id) FROM step_result WHERE jwks_keys IS NOT NULL GROUP BY environment)
-                    """
-            )
-            for row in keys {
-                history.jwksKeys[row["environment"]] = row["jwks_keys"]
-            }
+            history.jwksKeys = newestKeys.mapValues(\.keys)
             return history
         }
     }
