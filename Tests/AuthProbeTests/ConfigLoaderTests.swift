@@ -155,7 +155,7 @@ import Testing
         InvalidCase(
             "issuer-with-password.yaml",
             "invalid/issuer-with-password.yaml:3: environments[0].issuer: "
-                + "an issuer has no user name or password; remove the part before @"
+                + "a user name or password in the URL is not accepted; remove the part before @"
         ),
         InvalidCase(
             "durations-too-long.yaml",

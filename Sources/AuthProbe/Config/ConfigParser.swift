@@ -21,8 +21,9 @@ struct ConfigParser {
     private static let defaultsKeys = ["interval", "timeout"]
     private static let retentionKeys = ["raw"]
     private static let environmentKeys = [
-        "name", "issuer", "interval", "timeout", "insecure_http", "ca_file", "clients",
+        "name", "issuer", "interval", "timeout", "insecure_http", "ca_file", "api_check", "clients",
     ]
+    private static let apiCheckKeys = ["url", "expect_status"]
     private static let clientKeys = [
         "name", "client_id", "client_secret", "client_secret_file", "auth_method", "scope", "audience",
         "parameters", "expires_at",
@@ -139,6 +140,10 @@ struct ConfigParser {
         if let caNode = fields["ca_file"], let path = self.string(caNode, field: "\(field).ca_file") {
             caFile = self.readablePath(path, node: caNode, field: "\(field).ca_file")
         }
+        var apiCheck: APICheck?
+        if let apiNode = fields["api_check"] {
+            apiCheck = self.parseAPICheck(apiNode, field: "\(field).api_check", insecureHTTP: insecureHTTP)
+        }
         var clients: [ClientConfig] = []
         if let clientsNode = fields["clients"], let list = self.sequence(clientsNode, field: "\(field).clients") {
             clients = self.uniquelyNamed(list, field: "\(field).clients", kind: "client", name: \.name) {
@@ -153,6 +158,7 @@ struct ConfigParser {
             timeout: timeout,
             insecureHTTP: insecureHTTP,
             caFile: caFile,
+            apiCheck: apiCheck,
             clients: clients
         )
     }
@@ -183,6 +189,28 @@ struct ConfigParser {
             }
         }
         return items
+    }
+
+    private mutating func parseAPICheck(_ node: Node, field: String, insecureHTTP: Bool) -> APICheck? {
+        guard let fields = self.mapping(node, field: field, keys: Self.apiCheckKeys) else { return nil }
+        guard let urlNode = fields["url"] else {
+            self.fail(node, field: "\(field).url", "required")
+            return nil
+        }
+        guard let text = self.string(urlNode, field: "\(field).url"),
+            let url = self.checkURL(text, node: urlNode, field: "\(field).url", insecureHTTP: insecureHTTP)
+        else { return nil }
+        var check = APICheck(url: url)
+        if let statusNode = fields["expect_status"],
+            let status = self.integer(statusNode, field: "\(field).expect_status")
+        {
+            guard (100...599).contains(status) else {
+                self.fail(statusNode, field: "\(field).expect_status", "expected an HTTP status between 100 and 599")
+                return nil
+            }
+            check.expectStatus = status
+        }
+        return check
     }
 
     /// Reports a timeout longer than its interval on the field the file actually set.
@@ -426,6 +454,16 @@ struct ConfigParser {
     // MARK: - Values
 
     private mutating func checkIssuer(_ text: String, node: Node, field: String, insecureHTTP: Bool) -> String? {
+        guard let url = self.checkURL(text, node: node, field: field, insecureHTTP: insecureHTTP) else { return nil }
+        if URLComponents(string: url)?.query != nil || URLComponents(string: url)?.fragment != nil {
+            self.fail(node, field: field, "an issuer has no query or fragment")
+            return nil
+        }
+        return url
+    }
+
+    /// An absolute https URL (http on loopback or with `insecure_http`), without user info.
+    private mutating func checkURL(_ text: String, node: Node, field: String, insecureHTTP: Bool) -> String? {
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
             let host = components.host, !host.isEmpty, scheme == "https" || scheme == "http"
         else {
@@ -434,11 +472,11 @@ struct ConfigParser {
         }
         if components.user != nil || components.password != nil {
             // Never echo it: the part before @ may be a password.
-            self.fail(node, field: field, "an issuer has no user name or password; remove the part before @")
-            return nil
-        }
-        if components.query != nil || components.fragment != nil {
-            self.fail(node, field: field, "an issuer has no query or fragment")
+            self.fail(
+                node,
+                field: field,
+                "a user name or password in the URL is not accepted; remove the part before @"
+            )
             return nil
         }
         if scheme == "http" && !insecureHTTP && !Self.isLoopback(host: host) {

@@ -104,6 +104,8 @@ public struct EnvironmentConfig: Sendable {
     public var insecureHTTP: Bool
     /// A CA certificate (PEM) trusted in addition to the system store, for private or self-signed providers.
     public var caFile: String?
+    /// One protected API call made with the issued token, after the token step.
+    public var apiCheck: APICheck?
     /// Credentials probed against this environment.
     public var clients: [ClientConfig]
 
@@ -114,8 +116,10 @@ public struct EnvironmentConfig: Sendable {
         timeout: Duration = MonitorConfig.defaultTimeout,
         insecureHTTP: Bool = false,
         caFile: String? = nil,
+        apiCheck: APICheck? = nil,
         clients: [ClientConfig]
     ) {
+        self.apiCheck = apiCheck
         self.name = name
         self.issuer = issuer
         self.interval = interval
@@ -130,6 +134,17 @@ public struct EnvironmentConfig: Sendable {
         var base = self.issuer
         while base.hasSuffix("/") { base.removeLast() }
         return base + "/.well-known/openid-configuration"
+    }
+}
+
+/// The optional API step: `GET url` with `Authorization: Bearer <access token>`, expecting `expectStatus`.
+public struct APICheck: Sendable, Equatable {
+    public var url: String
+    public var expectStatus: Int
+
+    public init(url: String, expectStatus: Int = 200) {
+        self.url = url
+        self.expectStatus = expectStatus
     }
 }
 

@@ -29,7 +29,15 @@ public struct Prober: Sendable {
         guard jwksResult.succeeded else { return ProbeResult(target: target.key, startedAt: startedAt, steps: steps) }
 
         if let client = target.client {
-            steps.append(await self.requestToken(discovery.tokenEndpoint, client: client, environment: environment))
+            let (tokenResult, accessToken) = await self.requestToken(
+                discovery.tokenEndpoint,
+                client: client,
+                environment: environment
+            )
+            steps.append(tokenResult)
+            if let check = environment.apiCheck, let accessToken {
+                steps.append(await self.callAPI(check, token: accessToken, environment: environment))
+            }
         }
         return ProbeResult(target: target.key, startedAt: startedAt, steps: steps)
     }
@@ -72,13 +80,18 @@ public struct Prober: Sendable {
         }
     }
 
-    private func requestToken(_ url: String, client: ClientConfig, environment: EnvironmentConfig) async -> StepResult {
+    /// The token step, and the issued access token when it succeeded (held only for this run's API step).
+    private func requestToken(
+        _ url: String,
+        client: ClientConfig,
+        environment: EnvironmentConfig
+    ) async -> (StepResult, Secret?) {
         var request = TokenRequest.make(endpoint: url, client: client)
         request.caFile = environment.caFile
         let exchange = await self.transport.send(request, timeout: environment.timeout)
         switch exchange.result {
         case .failure(let failure):
-            return Self.transportResult(.token, failure, exchange)
+            return (Self.transportResult(.token, failure, exchange), nil)
         case .success(let response):
             var response = response
             if response.status != 200 {
@@ -90,8 +103,39 @@ public struct Prober: Sendable {
             var result = ResponseClassifier.token(response, now: self.now())
             result.timings = exchange.timings
             result.tlsCertificateExpiry = exchange.certificateNotAfter
-            return result
+            return (result, result.succeeded ? ResponseClassifier.accessToken(response) : nil)
         }
+    }
+
+    /// The API step: the protected call a real client makes with the token. Any failure of the API itself,
+    /// transport included, is `api_error` (or `api_rejected` for 401/403), so that it never reads as the
+    /// identity provider's fault.
+    private func callAPI(_ check: APICheck, token: Secret, environment: EnvironmentConfig) async -> StepResult {
+        // RFC 6750: the scheme is "Bearer", whatever case the provider wrote token_type in.
+        let authorization = token.withRawValue { "Bearer \($0)" }
+        let request = TransportRequest(
+            method: "GET",
+            url: check.url,
+            headers: [("Authorization", authorization), ("Accept", "application/json")],
+            caFile: environment.caFile
+        )
+        let exchange = await self.transport.send(request, timeout: environment.timeout)
+        var result = StepResult(step: .api, outcome: .success, timings: exchange.timings)
+        result.tlsCertificateExpiry = exchange.certificateNotAfter
+        switch exchange.result {
+        case .failure(let failure):
+            result.outcome = .apiError
+            result.detail = "\(failure.outcome.label): \(failure.detail)"
+        case .success(let response):
+            result.httpStatus = response.status
+            if response.status == check.expectStatus {
+                result.detail = "HTTP \(response.status)"
+            } else {
+                result.outcome = response.status == 401 || response.status == 403 ? .apiRejected : .apiError
+                result.detail = "HTTP \(response.status), expected \(check.expectStatus)"
+            }
+        }
+        return result
     }
 
     private static func transportResult(_ step: Step, _ failure: TransportFailure, _ exchange: HTTPExchange)

@@ -243,6 +243,14 @@ public enum ResponseClassifier {
         return result
     }
 
+    /// The `access_token` of a successful token response, wrapped so that it never prints.
+    public static func accessToken(_ response: TransportResponse) -> Secret? {
+        guard case .success(let object) = Self.jsonObject(response.body),
+            let token = object["access_token"] as? String, !token.isEmpty
+        else { return nil }
+        return Secret(token)
+    }
+
     private static func tokenError(_ response: TransportResponse, now: Date) -> StepResult {
         let status = response.status
         if status == 429 || status >= 500 || (300..<400).contains(status) {
