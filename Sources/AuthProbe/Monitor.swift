@@ -24,7 +24,7 @@ public struct Monitor: Sendable {
         let store = try ResultStore.open(path: config.database)
         let metrics = MonitorMetrics(location: config.location)
         let targets = config.targets
-        metrics.restore(try await store.history(), targets: Set(targets.map(\.key)))
+        metrics.restore(try await store.history(), targets: targets)
         metrics.describeCredentials(targets)
         let prober = Prober(transport: try transport ?? NIOHTTPTransport())
         let scheduler = Scheduler(

@@ -235,6 +235,11 @@ import Testing
         ),
         // The typo is reported, and so is the secret it leaves missing.
         InvalidCase(
+            "token-interval-shorter-than-interval.yaml",
+            "invalid/token-interval-shorter-than-interval.yaml:5: environments[0].token_interval: "
+                + "1m is shorter than the interval 5m; tokens are requested at most once per run"
+        ),
+        InvalidCase(
             "unknown-client-key.yaml",
             "invalid/unknown-client-key.yaml:7: environments[0].clients[0].client_secrte: "
                 + "unknown key (expected one of: \(Self.clientKeys))",

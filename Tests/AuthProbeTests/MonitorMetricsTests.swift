@@ -99,6 +99,18 @@ struct MonitorMetricsTests {
         #expect(lines.contains(#"authprobe_up{client="svc",environment="prod"} 1.0"#))
     }
 
+    @Test("a run that skips the token keeps up at 0 while the last token attempt failed")
+    func upCoversSkippedSteps() {
+        let metrics = MonitorMetrics()
+        metrics.record(Self.result(.credentialRejected, at: 100))
+        var skipped = Self.result(.success, at: 160)
+        skipped.steps.removeLast()  // token not due in this run
+        metrics.record(skipped)
+        #expect(Self.lines(metrics).contains(#"authprobe_up{client="svc",environment="prod"} 0.0"#))
+        metrics.record(Self.result(.success, at: 220))
+        #expect(Self.lines(metrics).contains(#"authprobe_up{client="svc",environment="prod"} 1.0"#))
+    }
+
     @Test("a phase that did not happen is not left over from the previous run")
     func stalePhase() {
         let metrics = MonitorMetrics()
@@ -137,7 +149,12 @@ struct MonitorMetricsTests {
         ]
         history.tokenLifetimes = [Self.key: 300]
         history.jwksKeys = ["prod": 4, "gone": 1]
-        metrics.restore(history, targets: [Self.key])
+        let environment = EnvironmentConfig(
+            name: "prod",
+            issuer: "https://idp.example/",
+            clients: [ClientConfig(name: "svc", clientID: "id", secret: Secret("s"))]
+        )
+        metrics.restore(history, targets: [ProbeTarget(environment: environment, client: environment.clients[0])])
         let lines = Self.lines(metrics)
         #expect(lines.contains(#"authprobe_up{client="svc",environment="prod"} 0.0"#))
         #expect(lines.contains(#"authprobe_consecutive_failures{client="svc",environment="prod",step="token"} 7.0"#))

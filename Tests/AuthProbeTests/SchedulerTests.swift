@@ -92,6 +92,25 @@ struct SchedulerTests {
         #expect(sink.results.first?.steps.last?.outcome == .rateLimited)
     }
 
+    @Test("tokens follow token_interval while discovery and JWKS follow the interval")
+    func tokenInterval() async throws {
+        let provider = try await FakeProvider.make()
+        let sink = RecordingSink()
+        var target = Self.target(provider, name: "cadence", interval: .milliseconds(200), timeout: .seconds(1))
+        target.environment.tokenInterval = .seconds(30)
+        let scheduler = try Self.scheduler([target], sink: sink)
+        try await withRunningServices([provider.application()], waitingFor: [provider.port]) {
+            try await withRunningServices([scheduler]) {
+                _ = await eventually(within: .seconds(5)) { sink.results.count >= 4 }
+            }
+        }
+        let runs = sink.results
+        #expect(runs.count >= 4)
+        #expect(runs.first?.steps.map(\.step) == [.discovery, .jwks, .token], "the first run requests a token")
+        #expect(runs.dropFirst().allSatisfy { $0.steps.map(\.step) == [.discovery, .jwks] }, "later runs do not")
+        #expect(provider.requests.filter { $0.path == "/token" }.count == 1)
+    }
+
     @Test("first runs are spread by a stable fraction of the interval")
     func spread() {
         let interval = Duration.seconds(60)

@@ -18,10 +18,10 @@ struct ConfigParser {
     private static let rootKeys = [
         "listen", "database", "location", "concurrency", "defaults", "retention", "environments",
     ]
-    private static let defaultsKeys = ["interval", "timeout"]
+    private static let defaultsKeys = ["interval", "timeout", "token_interval"]
     private static let retentionKeys = ["raw"]
     private static let environmentKeys = [
-        "name", "issuer", "interval", "timeout", "insecure_http", "ca_file", "api_check", "clients",
+        "name", "issuer", "interval", "timeout", "token_interval", "insecure_http", "ca_file", "api_check", "clients",
     ]
     private static let apiCheckKeys = ["url", "expect_status"]
     private static let clientKeys = [
@@ -61,12 +61,14 @@ struct ConfigParser {
         }
         var interval = MonitorConfig.defaultInterval
         var timeout = MonitorConfig.defaultTimeout
+        var tokenInterval: Duration?
         if let node = fields["defaults"], let defaults = self.mapping(node, field: "defaults", keys: Self.defaultsKeys)
         {
             let parsedInterval = defaults["interval"].flatMap { self.duration($0, field: "defaults.interval") }
             let parsedTimeout = defaults["timeout"].flatMap { self.duration($0, field: "defaults.timeout") }
             interval = parsedInterval ?? interval
             timeout = parsedTimeout ?? timeout
+            tokenInterval = defaults["token_interval"].flatMap { self.duration($0, field: "defaults.token_interval") }
             // Checked once here; environments are checked only where they set a value themselves.
             let anyFailed =
                 (defaults["interval"] != nil && parsedInterval == nil)
@@ -97,7 +99,7 @@ struct ConfigParser {
             self.fail(environmentsNode, field: "environments", "required: at least one environment")
         }
         config.environments = self.uniquelyNamed(list, field: "environments", kind: "environment", name: \.name) {
-            $0.parseEnvironment($1, field: $2, interval: interval, timeout: timeout)
+            $0.parseEnvironment($1, field: $2, interval: interval, timeout: timeout, tokenInterval: tokenInterval)
         }
         return config
     }
@@ -106,7 +108,8 @@ struct ConfigParser {
         _ node: Node,
         field: String,
         interval defaultInterval: Duration,
-        timeout defaultTimeout: Duration
+        timeout defaultTimeout: Duration,
+        tokenInterval defaultTokenInterval: Duration?
     ) -> EnvironmentConfig? {
         guard let fields = self.mapping(node, field: field, keys: Self.environmentKeys) else { return nil }
         let name = self.requiredLabel(fields, node: node, key: "name", field: field)
@@ -125,6 +128,17 @@ struct ConfigParser {
                 field: field,
                 timeout: timeout,
                 interval: interval
+            )
+        }
+        let tokenIntervalNode = fields["token_interval"]
+        let tokenInterval =
+            tokenIntervalNode.flatMap { self.duration($0, field: "\(field).token_interval") } ?? defaultTokenInterval
+        if let tokenInterval, tokenInterval < interval {
+            self.fail(
+                tokenIntervalNode ?? node,
+                field: "\(field).token_interval",
+                "\(Durations.format(tokenInterval)) is shorter than the interval \(Durations.format(interval)); "
+                    + "tokens are requested at most once per run"
             )
         }
         let insecureHTTP = fields["insecure_http"].flatMap { self.bool($0, field: "\(field).insecure_http") } ?? false
@@ -156,6 +170,7 @@ struct ConfigParser {
             issuer: issuer,
             interval: interval,
             timeout: timeout,
+            tokenInterval: tokenInterval,
             insecureHTTP: insecureHTTP,
             caFile: caFile,
             apiCheck: apiCheck,
@@ -301,6 +316,7 @@ struct ConfigParser {
     /// Upper bounds that keep schedules meaningful (a probe once a year monitors nothing).
     private static let durationLimits: [String: Duration] = [
         "interval": .seconds(86_400),
+        "token_interval": .seconds(86_400),
         "timeout": .seconds(600),
         "raw": .seconds(10 * 365 * 86_400),
     ]

@@ -100,6 +100,8 @@ public struct EnvironmentConfig: Sendable {
     public var interval: Duration
     /// Deadline of each request of a run.
     public var timeout: Duration
+    /// Time between token requests (a multiple of runs: token issuance may be rate-limited by the provider).
+    public var tokenInterval: Duration
     /// Allows plain `http://` endpoints off loopback (reported in the step detail).
     public var insecureHTTP: Bool
     /// A CA certificate (PEM) trusted in addition to the system store, for private or self-signed providers.
@@ -114,6 +116,7 @@ public struct EnvironmentConfig: Sendable {
         issuer: String,
         interval: Duration = MonitorConfig.defaultInterval,
         timeout: Duration = MonitorConfig.defaultTimeout,
+        tokenInterval: Duration? = nil,
         insecureHTTP: Bool = false,
         caFile: String? = nil,
         apiCheck: APICheck? = nil,
@@ -124,6 +127,7 @@ public struct EnvironmentConfig: Sendable {
         self.issuer = issuer
         self.interval = interval
         self.timeout = timeout
+        self.tokenInterval = tokenInterval ?? interval
         self.insecureHTTP = insecureHTTP
         self.caFile = caFile
         self.clients = clients

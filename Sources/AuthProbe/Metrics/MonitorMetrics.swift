@@ -10,6 +10,10 @@ public final class MonitorMetrics: Sendable {
     /// The registry rendered on `/metrics`.
     public let registry: PrometheusCollectorRegistry
 
+    /// The latest success of every step of every target: `up` is "every step's latest result succeeded",
+    /// so a run that skipped the token (not due, or an earlier step failed) does not hide a broken credential.
+    private let stepStates = NIOLockedValueBox<[TargetKey: [Step: Bool]]>([:])
+
     /// Phase series that currently exist, so that only those are removed when a phase does not happen.
     private let livePhases = NIOLockedValueBox<Set<String>>([])
 
@@ -65,7 +69,11 @@ public final class MonitorMetrics: Sendable {
     /// Updates every series a probe result describes.
     public func record(_ result: ProbeResult) {
         let target = result.target
-        self.gauge(Name.up, Self.labels(target)).set(result.succeeded ? 1.0 : 0.0)
+        let allSucceeded = self.stepStates.withLockedValue { states in
+            for step in result.steps { states[target, default: [:]][step.step] = step.succeeded }
+            return result.succeeded && states[target, default: [:]].values.allSatisfy { $0 }
+        }
+        self.gauge(Name.up, Self.labels(target)).set(allSucceeded ? 1.0 : 0.0)
         for step in result.steps {
             let stepLabels = Self.labels(target, step.step)
             self.gauge(Name.stepSuccess, stepLabels).set(step.succeeded ? 1.0 : 0.0)
@@ -106,15 +114,27 @@ public final class MonitorMetrics: Sendable {
     }
 
     /// Sets the history series from the store, so a restart does not make a broken credential look healthy.
-    /// Only targets in `targets` (the current configuration) are restored.
-    public func restore(_ history: StoreHistory, targets: Set<TargetKey>) {
+    /// Only the targets and steps of the current configuration are restored (a step no longer configured,
+    /// such as a removed API check, must not hold `up` at 0).
+    public func restore(_ history: StoreHistory, targets: [ProbeTarget]) {
+        var steps: [TargetKey: Set<Step>] = [:]
+        for target in targets {
+            var expected: Set<Step> = [.discovery, .jwks]
+            if target.client != nil { expected.insert(.token) }
+            if target.client != nil && target.environment.apiCheck != nil { expected.insert(.api) }
+            steps[target.key] = expected
+        }
+        let keys = Set(steps.keys)
         var lastRunSucceeded: [TargetKey: Bool] = [:]
-        for entry in history.steps where targets.contains(entry.target) {
+        for entry in history.steps where steps[entry.target]?.contains(entry.step) == true {
             let labels = Self.labels(entry.target, entry.step)
             self.gauge(Name.stepSuccess, labels).set(entry.lastOutcome == .success ? 1.0 : 0.0)
             self.gauge(Name.consecutiveFailures, labels).set(Double(entry.consecutiveFailures))
             if let lastSuccess = entry.lastSuccess {
                 self.gauge(Name.lastSuccess, labels).set(lastSuccess.timeIntervalSince1970)
+            }
+            self.stepStates.withLockedValue {
+                $0[entry.target, default: [:]][entry.step] = entry.lastOutcome == .success
             }
             lastRunSucceeded[entry.target, default: true] =
                 lastRunSucceeded[entry.target, default: true] && entry.lastOutcome == .success
@@ -122,10 +142,10 @@ public final class MonitorMetrics: Sendable {
         for (target, succeeded) in lastRunSucceeded {
             self.gauge(Name.up, Self.labels(target)).set(succeeded ? 1.0 : 0.0)
         }
-        for (target, lifetime) in history.tokenLifetimes where targets.contains(target) {
+        for (target, lifetime) in history.tokenLifetimes where keys.contains(target) {
             self.gauge(Name.tokenLifetime, Self.labels(target)).set(Double(lifetime))
         }
-        let environments = Set(targets.map(\.environment))
+        let environments = Set(keys.map(\.environment))
         for (environment, keys) in history.jwksKeys where environments.contains(environment) {
             self.gauge(Name.jwksKeys, ["environment": environment]).set(Double(keys))
         }

@@ -14,8 +14,8 @@ public struct Prober: Sendable {
         self.now = now
     }
 
-    /// Probes `target` once.
-    public func probe(_ target: ProbeTarget) async -> ProbeResult {
+    /// Probes `target` once; `requestToken: false` stops after the JWKS (the token is not due yet).
+    public func probe(_ target: ProbeTarget, requestToken: Bool = true) async -> ProbeResult {
         let startedAt = self.now()
         var steps: [StepResult] = []
         let environment = target.environment
@@ -28,7 +28,7 @@ public struct Prober: Sendable {
         steps.append(jwksResult)
         guard jwksResult.succeeded else { return ProbeResult(target: target.key, startedAt: startedAt, steps: steps) }
 
-        if let client = target.client {
+        if let client = target.client, requestToken {
             let (tokenResult, accessToken) = await self.requestToken(
                 discovery.tokenEndpoint,
                 client: client,

@@ -48,6 +48,8 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
 
     private func loop(_ target: ProbeTarget) async {
         let interval = target.environment.interval
+        // Tokens are requested on their own cadence (token_interval, never shorter than the interval).
+        var tokenDue = self.clock.now
         var next = self.clock.now.advanced(
             by: self.spreadFirstRuns ? Self.offset(of: target.key, within: interval) : .zero
         )
@@ -60,10 +62,13 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
                 return
             }
             if Task.isCancelledOrShuttingDown { return }
+            // A little slack, so that a token_interval equal to the interval never skips a run by jitter.
+            let requestToken = self.clock.now.advanced(by: .milliseconds(100)) >= tokenDue
+            if requestToken { tokenDue = self.clock.now.advanced(by: target.environment.tokenInterval) }
             guard
                 let result = await self.limiter.withPermit({ () async -> ProbeResult? in
                     // A run that waited for a permit past the start of a shutdown is not started at all.
-                    Task.isShuttingDownGracefully ? nil : await self.prober.probe(target)
+                    Task.isShuttingDownGracefully ? nil : await self.prober.probe(target, requestToken: requestToken)
                 })
             else { return }
             for sink in self.sinks {
