@@ -112,18 +112,15 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func sendRequest(context: ChannelHandlerContext) {
+        // Processing starts when the request is handed to the connection (writing it is part of it, as in
+        // curl's starttransfer - pretransfer), right where connect or TLS ended.
+        self.stamps.requestSentAt = self.stamps.tlsDoneAt ?? self.stamps.connectedAt
         context.write(self.wrapOutboundOut(.head(self.head)), promise: nil)
         if !self.body.isEmpty {
             let buffer = context.channel.allocator.buffer(bytes: self.body)
             context.write(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         }
-        let sent = context.eventLoop.makePromise(of: Void.self)
-        let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
-        sent.futureResult.whenSuccess {
-            let handler = loopBoundSelf.value
-            if handler.stamps.requestSentAt == nil { handler.stamps.requestSentAt = .now() }
-        }
-        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: sent)
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -57,15 +57,18 @@ public struct NIOHTTPTransport: HTTPTransport {
         }
         let eventLoop = self.group.next()
 
+        // Phases are contiguous by construction: each starts where the previous one ended, so they add up
+        // to the total exactly, whatever the machine's load does to the gaps between events.
+        var connectStart = start
         let addresses: [SocketAddress]
         if let literal = try? SocketAddress(ipAddress: target.host, port: target.port) {
             // An IP literal needs no lookup: the DNS phase is present and takes no time.
             addresses = [literal]
             timings.dns = .zero
         } else {
-            let dnsStart = NIODeadline.now()
             let resolved = await Self.resolve(target: target, deadline: deadline, eventLoop: eventLoop)
-            timings.dns = Self.elapsed(from: dnsStart, to: .now())
+            connectStart = .now()
+            timings.dns = Self.elapsed(from: start, to: connectStart)
             switch resolved {
             case .success(let list): addresses = list
             case .failure(let failure): return finish(.failure(failure))
@@ -79,6 +82,7 @@ public struct NIOHTTPTransport: HTTPTransport {
                 target: target,
                 sslContext: sslContext,
                 address: address,
+                connectStart: connectStart,
                 deadline: deadline,
                 eventLoop: eventLoop
             )
@@ -127,16 +131,16 @@ public struct NIOHTTPTransport: HTTPTransport {
         target: RequestTarget,
         sslContext: NIOSSLContext?,
         address: SocketAddress,
+        connectStart: NIODeadline,
         deadline: NIODeadline,
         eventLoop: any EventLoop
     ) async -> ExchangeRecord {
         let promise = eventLoop.makePromise(of: ExchangeRecord.self)
-        let connectStart = NIODeadline.now()
         let head = self.requestHead(request, target: target)
         let body = request.body
         let maxBodyBytes = self.maxBodyBytes
         let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(max(deadline - connectStart, .nanoseconds(1)))
+            .connectTimeout(max(deadline - .now(), .nanoseconds(1)))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
