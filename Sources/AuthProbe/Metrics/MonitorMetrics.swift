@@ -14,6 +14,9 @@ public final class MonitorMetrics: Sendable {
     /// so a run that skipped the token (not due, or an earlier step failed) does not hide a broken credential.
     private let stepStates = NIOLockedValueBox<[TargetKey: [Step: Bool]]>([:])
 
+    /// The key set last seen per environment, to notice rotations.
+    private let keySets = NIOLockedValueBox<[String: String]>([:])
+
     /// Phase series that currently exist, so that only those are removed when a phase does not happen.
     private let livePhases = NIOLockedValueBox<Set<String>>([])
 
@@ -36,6 +39,8 @@ public final class MonitorMetrics: Sendable {
         static let jwksKeys = "jwks_keys"
         static let credentialExpiry = "credential_expiry_timestamp_seconds"
         static let tlsExpiry = "tls_certificate_expiry_timestamp_seconds"
+        static let clockSkew = "clock_skew_seconds"
+        static let jwksRotation = "jwks_last_rotation_timestamp_seconds"
         static let buildInfo = "build_info"
     }
 
@@ -49,6 +54,8 @@ public final class MonitorMetrics: Sendable {
         Name.lastSuccess: "Unix time of the last successful result of the step.",
         Name.tokenLifetime: "expires_in of the last token issued.",
         Name.jwksKeys: "Number of keys in the last JWKS fetched.",
+        Name.clockSkew: "The provider's clock minus authprobe's, from the iat of the last issued JWT.",
+        Name.jwksRotation: "Unix time of the run that first saw the current JWKS key set differ from the previous one.",
         Name.tlsExpiry: "Unix time at which the TLS certificate of the endpoint expires (notAfter).",
         Name.credentialExpiry: "Unix time at which the credential expires, where known (kind: secret from expires_at).",
         Name.buildInfo: "authprobe build information; always 1.",
@@ -106,6 +113,16 @@ public final class MonitorMetrics: Sendable {
             if let notAfter = step.tlsCertificateExpiry {
                 self.gauge(Name.tlsExpiry, ["environment": target.environment, "endpoint": step.step.rawValue])
                     .set(notAfter.timeIntervalSince1970)
+            }
+            if let skew = step.clockSkew {
+                self.gauge(Name.clockSkew, ["environment": target.environment]).set(skew)
+            }
+            if let fingerprint = step.jwksFingerprint {
+                let previous = self.keySets.withLockedValue { $0.updateValue(fingerprint, forKey: target.environment) }
+                if let previous, previous != fingerprint {
+                    self.gauge(Name.jwksRotation, ["environment": target.environment])
+                        .set(result.startedAt.timeIntervalSince1970)
+                }
             }
             if let keys = step.jwksKeys {
                 self.gauge(Name.jwksKeys, ["environment": target.environment]).set(Double(keys))

@@ -64,6 +64,10 @@ public struct StepResult: Sendable {
     public var retryAfter: Duration?
     /// `notAfter` of the endpoint's TLS certificate, when the step used TLS.
     public var tlsCertificateExpiry: Date?
+    /// The provider's clock minus ours, in seconds (from the issued JWT's `iat`).
+    public var clockSkew: Double?
+    /// Identity of the key set (its sorted key ids) of a JWKS step, to notice rotations.
+    public var jwksFingerprint: String?
     /// Harmless deviations from the specifications noticed on the way (lowercase token type, string `expires_in`).
     public var notes: [String]
 

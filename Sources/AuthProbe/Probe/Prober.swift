@@ -24,7 +24,7 @@ public struct Prober: Sendable {
         steps.append(discoveryResult)
         guard let discovery else { return ProbeResult(target: target.key, startedAt: startedAt, steps: steps) }
 
-        let jwksResult = await self.fetchJWKS(discovery.jwksURI, environment: environment)
+        let (jwksResult, jwksBody) = await self.fetchJWKS(discovery.jwksURI, environment: environment)
         steps.append(jwksResult)
         guard jwksResult.succeeded else { return ProbeResult(target: target.key, startedAt: startedAt, steps: steps) }
 
@@ -32,7 +32,8 @@ public struct Prober: Sendable {
             let (tokenResult, accessToken) = await self.requestToken(
                 discovery.tokenEndpoint,
                 client: client,
-                environment: environment
+                environment: environment,
+                jwks: jwksBody
             )
             steps.append(tokenResult)
             if let check = environment.apiCheck, let accessToken {
@@ -61,7 +62,8 @@ public struct Prober: Sendable {
         }
     }
 
-    private func fetchJWKS(_ url: String, environment: EnvironmentConfig) async -> StepResult {
+    /// The JWKS step, and the key set's JSON for verifying this run's token.
+    private func fetchJWKS(_ url: String, environment: EnvironmentConfig) async -> (StepResult, String?) {
         let request = TransportRequest(
             method: "GET",
             url: url,
@@ -71,12 +73,12 @@ public struct Prober: Sendable {
         let exchange = await self.transport.send(request, timeout: environment.timeout)
         switch exchange.result {
         case .failure(let failure):
-            return Self.transportResult(.jwks, failure, exchange)
+            return (Self.transportResult(.jwks, failure, exchange), nil)
         case .success(let response):
             var result = ResponseClassifier.jwks(response, now: self.now())
             result.timings = exchange.timings
             result.tlsCertificateExpiry = exchange.certificateNotAfter
-            return result
+            return (result, result.succeeded ? String(decoding: response.body, as: UTF8.self) : nil)
         }
     }
 
@@ -84,7 +86,8 @@ public struct Prober: Sendable {
     private func requestToken(
         _ url: String,
         client: ClientConfig,
-        environment: EnvironmentConfig
+        environment: EnvironmentConfig,
+        jwks: String?
     ) async -> (StepResult, Secret?) {
         var request = TokenRequest.make(endpoint: url, client: client)
         request.caFile = environment.caFile
@@ -103,7 +106,22 @@ public struct Prober: Sendable {
             var result = ResponseClassifier.token(response, now: self.now())
             result.timings = exchange.timings
             result.tlsCertificateExpiry = exchange.certificateNotAfter
-            return (result, result.succeeded ? ResponseClassifier.accessToken(response) : nil)
+            guard result.succeeded, let token = ResponseClassifier.accessToken(response) else { return (result, nil) }
+            if let jwks,
+                let inspection = await TokenInspector.inspect(
+                    token: token,
+                    jwks: jwks,
+                    issuer: environment.issuer,
+                    expiresIn: result.tokenLifetime,
+                    receivedAt: self.now()
+                )
+            {
+                result.outcome = inspection.outcome
+                result.detail = inspection.succeededDetail(after: result.detail)
+                result.clockSkew = inspection.clockSkew
+                result.notes += inspection.notes
+            }
+            return (result, result.succeeded ? token : nil)
         }
     }
 

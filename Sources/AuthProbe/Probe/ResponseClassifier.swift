@@ -167,6 +167,7 @@ public enum ResponseClassifier {
                 result.detail = "\(valid.count) keys"
             }
             result.jwksKeys = valid.count
+            result.jwksFingerprint = valid.map { ($0["kid"] as? String) ?? "(no kid)" }.sorted().joined(separator: ",")
         }
         return result
     }

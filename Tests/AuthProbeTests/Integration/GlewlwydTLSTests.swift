@@ -52,6 +52,12 @@ struct GlewlwydTLSTests {
         let result = await prober.probe(Self.target(provider, caFile: caFile))
         #expect(result.succeeded, "\(result.steps.map(\.detail))")
         #expect(result.steps.map(\.step) == [.discovery, .jwks, .token])
+        // glewlwyd issues RS256 JWT access tokens: verified against its JWKS, iat gives the clock skew.
+        #expect(
+            result.steps.last?.detail.hasSuffix("JWT verified against the JWKS") == true,
+            "\(result.steps.map(\.detail))"
+        )
+        #expect(abs(result.steps.last?.clockSkew ?? 99) < 5)
         for step in result.steps {
             let timings = step.timings
             let phases = Phase.allCases.compactMap { timings[$0] }
