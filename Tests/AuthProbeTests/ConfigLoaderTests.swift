@@ -247,6 +247,13 @@ import Testing
                 + "required (a ${ENV_VAR} reference, or client_secret_file)"
         ),
         InvalidCase(
+            "unknown-conformance-rule.yaml",
+            "invalid/unknown-conformance-rule.yaml:4: environments[0].conformance_allow[1]: unknown rule "
+                + "\"bearer_lowercase\" (expected one of: discovery_required_fields, endpoints_https, "
+                + "grant_type_advertised, auth_method_advertised, token_cache_control_no_store, "
+                + "token_expires_in_numeric, token_type_bearer, error_code_registered)"
+        ),
+        InvalidCase(
             "unknown-top-level-key.yaml",
             "invalid/unknown-top-level-key.yaml:2: metrics_path: unknown key (expected one of: \(Self.rootKeys))"
         ),

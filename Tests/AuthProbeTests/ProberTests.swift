@@ -161,6 +161,46 @@ struct ProberTests {
         )
     }
 
+    @Test("conformance: violations are reported, allowed ones are only noted")
+    func conformance() async throws {
+        let provider = try await FakeProvider.make()
+        provider.set(
+            FakeProvider.discoveryPath,
+            .json(
+                200,
+                #"{"issuer":"\#(provider.issuer)","token_endpoint":"\#(provider.issuer)/token","jwks_uri":"\#(provider.issuer)/jwks"}"#
+            )
+        )
+        provider.set("/token", .json(200, #"{"access_token":"t","token_type":"Bearer","expires_in":"60"}"#))
+        var allowing = TestTargets.target(provider)
+        allowing.environment.conformanceAllow = [.grantTypeAdvertised]
+        let target = allowing
+        let result = try await withRunningServices([provider.application()], waitingFor: [provider.port]) {
+            try await TestTargets.prober().probe(target)
+        }
+        #expect(result.succeeded, "violations do not fail the probe")
+        let discovery = result.steps[0].conformance
+        #expect(discovery.violated == [.discoveryRequiredFields, .endpointsHTTPS])
+        #expect(discovery.checked.isSuperset(of: [.grantTypeAdvertised, .authMethodAdvertised]))
+        #expect(result.steps[0].notes.contains("allowed: grant_type_advertised"))
+        let token = result.steps[2].conformance
+        #expect(token.violated == [.tokenCacheControlNoStore, .tokenExpiresInNumeric])
+        #expect(token.checked.contains(.tokenTypeBearer))
+        let metrics = MonitorMetrics()
+        metrics.record(result)
+        let body = String(decoding: metrics.render(), as: UTF8.self)
+        #expect(
+            body.contains(
+                #"authprobe_conformance_violation{client="svc",environment="fake",rule="token_expires_in_numeric"} 1.0"#
+            )
+        )
+        #expect(
+            body.contains(
+                #"authprobe_conformance_violation{client="svc",environment="fake",rule="grant_type_advertised"} 0.0"#
+            )
+        )
+    }
+
     @Test("a 429 carries Retry-After for the scheduler")
     func retryAfter() async throws {
         let provider = try await FakeProvider.make()

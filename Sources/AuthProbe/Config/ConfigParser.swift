@@ -21,7 +21,8 @@ struct ConfigParser {
     private static let defaultsKeys = ["interval", "timeout", "token_interval"]
     private static let retentionKeys = ["raw"]
     private static let environmentKeys = [
-        "name", "issuer", "interval", "timeout", "token_interval", "insecure_http", "ca_file", "api_check", "clients",
+        "name", "issuer", "interval", "timeout", "token_interval", "insecure_http", "ca_file", "api_check",
+        "conformance_allow", "clients",
     ]
     private static let apiCheckKeys = ["url", "expect_status"]
     private static let clientKeys = [
@@ -158,6 +159,21 @@ struct ConfigParser {
         if let apiNode = fields["api_check"] {
             apiCheck = self.parseAPICheck(apiNode, field: "\(field).api_check", insecureHTTP: insecureHTTP)
         }
+        var conformanceAllow: Set<ConformanceRule> = []
+        if let allowNode = fields["conformance_allow"],
+            let list = self.sequence(allowNode, field: "\(field).conformance_allow")
+        {
+            for (index, item) in list.enumerated() {
+                let itemField = "\(field).conformance_allow[\(index)]"
+                guard let name = self.string(item, field: itemField) else { continue }
+                if let rule = ConformanceRule(rawValue: name) {
+                    conformanceAllow.insert(rule)
+                } else {
+                    let known = ConformanceRule.allCases.map(\.rawValue).joined(separator: ", ")
+                    self.fail(item, field: itemField, "unknown rule \"\(name)\" (expected one of: \(known))")
+                }
+            }
+        }
         var clients: [ClientConfig] = []
         if let clientsNode = fields["clients"], let list = self.sequence(clientsNode, field: "\(field).clients") {
             clients = self.uniquelyNamed(list, field: "\(field).clients", kind: "client", name: \.name) {
@@ -165,7 +181,7 @@ struct ConfigParser {
             }
         }
         guard let name, let issuer else { return nil }
-        return EnvironmentConfig(
+        var environment = EnvironmentConfig(
             name: name,
             issuer: issuer,
             interval: interval,
@@ -176,6 +192,8 @@ struct ConfigParser {
             apiCheck: apiCheck,
             clients: clients
         )
+        environment.conformanceAllow = conformanceAllow
+        return environment
     }
 
     /// Parses each element of a list of named items; a repeated name is an error at its second use.

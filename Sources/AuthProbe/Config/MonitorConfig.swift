@@ -108,6 +108,8 @@ public struct EnvironmentConfig: Sendable {
     public var caFile: String?
     /// One protected API call made with the issued token, after the token step.
     public var apiCheck: APICheck?
+    /// Conformance rules this provider is known to break harmlessly: not reported as violations.
+    public var conformanceAllow: Set<ConformanceRule> = []
     /// Credentials probed against this environment.
     public var clients: [ClientConfig]
 

@@ -40,6 +40,7 @@ public final class MonitorMetrics: Sendable {
         static let credentialExpiry = "credential_expiry_timestamp_seconds"
         static let tlsExpiry = "tls_certificate_expiry_timestamp_seconds"
         static let clockSkew = "clock_skew_seconds"
+        static let conformanceViolation = "conformance_violation"
         static let jwksRotation = "jwks_last_rotation_timestamp_seconds"
         static let buildInfo = "build_info"
     }
@@ -54,6 +55,8 @@ public final class MonitorMetrics: Sendable {
         Name.lastSuccess: "Unix time of the last successful result of the step.",
         Name.tokenLifetime: "expires_in of the last token issued.",
         Name.jwksKeys: "Number of keys in the last JWKS fetched.",
+        Name.conformanceViolation:
+            "1 if the provider's last answer broke the rule (and the rule is not allowed), else 0.",
         Name.clockSkew: "The provider's clock minus authprobe's, from the iat of the last issued JWT.",
         Name.jwksRotation: "Unix time of the run that first saw the current JWKS key set differ from the previous one.",
         Name.tlsExpiry: "Unix time at which the TLS certificate of the endpoint expires (notAfter).",
@@ -113,6 +116,10 @@ public final class MonitorMetrics: Sendable {
             if let notAfter = step.tlsCertificateExpiry {
                 self.gauge(Name.tlsExpiry, ["environment": target.environment, "endpoint": step.step.rawValue])
                     .set(notAfter.timeIntervalSince1970)
+            }
+            for rule in step.conformance.checked {
+                let labels = Self.labels(target).merging(["rule": rule.rawValue]) { $1 }
+                self.gauge(Name.conformanceViolation, labels).set(step.conformance.violated.contains(rule) ? 1.0 : 0.0)
             }
             if let skew = step.clockSkew {
                 self.gauge(Name.clockSkew, ["environment": target.environment]).set(skew)

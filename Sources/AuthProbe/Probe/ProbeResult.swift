@@ -68,6 +68,8 @@ public struct StepResult: Sendable {
     public var clockSkew: Double?
     /// Identity of the key set (its sorted key ids) of a JWKS step, to notice rotations.
     public var jwksFingerprint: String?
+    /// The specification checks this step made and the provider's violations.
+    public var conformance = ConformanceReport()
     /// Harmless deviations from the specifications noticed on the way (lowercase token type, string `expires_in`).
     public var notes: [String]
 

@@ -16,11 +16,23 @@ public struct Prober: Sendable {
 
     /// Probes `target` once; `requestToken: false` stops after the JWKS (the token is not due yet).
     public func probe(_ target: ProbeTarget, requestToken: Bool = true) async -> ProbeResult {
+        var result = await self.walk(target, requestToken: requestToken)
+        // Known harmless vendor quirks of this environment are noted, not reported as violations.
+        let allowed = target.environment.conformanceAllow
+        for index in result.steps.indices where !result.steps[index].conformance.violated.isDisjoint(with: allowed) {
+            let accepted = result.steps[index].conformance.violated.intersection(allowed)
+            result.steps[index].conformance.violated.subtract(accepted)
+            result.steps[index].notes.append("allowed: \(accepted.map(\.rawValue).sorted().joined(separator: ", "))")
+        }
+        return result
+    }
+
+    private func walk(_ target: ProbeTarget, requestToken: Bool) async -> ProbeResult {
         let startedAt = self.now()
         var steps: [StepResult] = []
         let environment = target.environment
 
-        let (discoveryResult, discovery) = await self.discover(environment)
+        let (discoveryResult, discovery) = await self.discover(environment, authMethod: target.client?.authMethod)
         steps.append(discoveryResult)
         guard let discovery else { return ProbeResult(target: target.key, startedAt: startedAt, steps: steps) }
 
@@ -43,7 +55,10 @@ public struct Prober: Sendable {
         return ProbeResult(target: target.key, startedAt: startedAt, steps: steps)
     }
 
-    private func discover(_ environment: EnvironmentConfig) async -> (StepResult, ResponseClassifier.Discovery?) {
+    private func discover(
+        _ environment: EnvironmentConfig,
+        authMethod: AuthMethod?
+    ) async -> (StepResult, ResponseClassifier.Discovery?) {
         let request = TransportRequest(
             method: "GET",
             url: environment.discoveryURL,
@@ -55,7 +70,12 @@ public struct Prober: Sendable {
         case .failure(let failure):
             return (Self.transportResult(.discovery, failure, exchange), nil)
         case .success(let response):
-            var (result, discovery) = ResponseClassifier.discovery(response, environment: environment, now: self.now())
+            var (result, discovery) = ResponseClassifier.discovery(
+                response,
+                environment: environment,
+                authMethod: authMethod,
+                now: self.now()
+            )
             result.timings = exchange.timings
             result.tlsCertificateExpiry = exchange.certificateNotAfter
             return (result, discovery)

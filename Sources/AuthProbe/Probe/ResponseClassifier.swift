@@ -77,6 +77,7 @@ public enum ResponseClassifier {
     public static func discovery(
         _ response: TransportResponse,
         environment: EnvironmentConfig,
+        authMethod: AuthMethod? = nil,
         now: Date
     ) -> (result: StepResult, discovery: Discovery?) {
         guard response.status == 200 else { return (Self.httpFailure(.discovery, response, now: now), nil) }
@@ -111,12 +112,38 @@ public enum ResponseClassifier {
             result.detail = problems.joined(separator: "; ")
             return (result, nil)
         }
-        if let grants = object["grant_types_supported"] as? [String], !grants.contains("client_credentials") {
-            // glewlwyd and others omit it although they issue such tokens: information, not failure.
-            result.notes.append("grant_types_supported does not list client_credentials")
-        }
+        Self.checkDiscovery(object, authMethod: authMethod, into: &result)
         result.detail = "token_endpoint \(tokenEndpoint)"
         return (result, Discovery(tokenEndpoint: tokenEndpoint, jwksURI: jwksURI))
+    }
+
+    private static let discoveryRequired = [
+        "issuer", "jwks_uri", "token_endpoint", "response_types_supported", "subject_types_supported",
+        "id_token_signing_alg_values_supported",
+    ]
+
+    /// Conformance of a usable discovery document: information, never a failed step.
+    private static func checkDiscovery(_ object: [String: Any], authMethod: AuthMethod?, into result: inout StepResult)
+    {
+        let missing = Self.discoveryRequired.filter { object[$0] == nil }
+        result.conformance.check(.discoveryRequiredFields, missing.isEmpty)
+        if !missing.isEmpty { result.notes.append("discovery lacks \(missing.joined(separator: ", "))") }
+        let plain = object.filter { $0.key.hasSuffix("_endpoint") || $0.key.hasSuffix("_uri") }
+            .compactMap { ($0.value as? String).flatMap { $0.lowercased().hasPrefix("https://") ? nil : $0 } }
+        result.conformance.check(.endpointsHTTPS, plain.isEmpty)
+        // glewlwyd and others omit it although they issue such tokens: information, not failure.
+        let grants = object["grant_types_supported"] as? [String] ?? ["authorization_code", "implicit"]
+        result.conformance.check(.grantTypeAdvertised, grants.contains("client_credentials"))
+        if !grants.contains("client_credentials") {
+            result.notes.append("grant_types_supported does not list client_credentials")
+        }
+        if let authMethod {
+            let methods = object["token_endpoint_auth_methods_supported"] as? [String] ?? ["client_secret_basic"]
+            result.conformance.check(.authMethodAdvertised, methods.contains(authMethod.rawValue))
+            if !methods.contains(authMethod.rawValue) {
+                result.notes.append("token_endpoint_auth_methods_supported does not list \(authMethod.rawValue)")
+            }
+        }
     }
 
     private static func endpoint(
@@ -205,6 +232,7 @@ public enum ResponseClassifier {
         switch object["token_type"] {
         case let type as String:
             let normalized = type.trimmingCharacters(in: .whitespaces)
+            result.conformance.check(.tokenTypeBearer, type.lowercased() == "bearer")
             if normalized.lowercased() == "bearer" {
                 // RFC 6749 §5.1: the value is case-insensitive, so lowercase is conformant.
             } else if normalized.lowercased() == "bearer:" {
@@ -215,6 +243,11 @@ public enum ResponseClassifier {
         default:
             problems.append("token_type is missing")
         }
+        result.conformance.check(.tokenExpiresInNumeric, object["expires_in"] is NSNumber)
+        result.conformance.check(
+            .tokenCacheControlNoStore,
+            response.header("Cache-Control")?.lowercased().contains("no-store") == true
+        )
         switch object["expires_in"] {
         case let number as NSNumber:
             let value = number.doubleValue
@@ -260,6 +293,7 @@ public enum ResponseClassifier {
         var result = StepResult(step: .token, outcome: .http4xx, httpStatus: status)
         if case .success(let object) = Self.jsonObject(response.body), let code = object["error"] as? String {
             let description = (object["error_description"] as? String).map { ": \(Self.quote($0))" } ?? ""
+            result.conformance.check(.errorCodeRegistered, Self.credentialCodes[code] != nil)
             if let outcome = Self.credentialCodes[code] {
                 result.outcome = outcome
             } else if code == "scope_invalid" {

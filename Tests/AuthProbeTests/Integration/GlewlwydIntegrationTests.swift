@@ -84,6 +84,20 @@ struct GlewlwydIntegrationTests {
             #expect(duration != nil && duration! > 0, "token phase \(phase)")
         }
 
+        // glewlwyd's known deviations are reported as conformance information, not failures.
+        let violation = { (rule: String) in
+            MetricsText.value(
+                successBody,
+                "authprobe_conformance_violation",
+                Self.target.merging(["rule": rule]) { $1 }
+            )
+        }
+        #expect(violation("grant_type_advertised") == 1, "discovery omits client_credentials")
+        #expect(violation("endpoints_https") == 1, "plain http on loopback")
+        #expect(violation("token_cache_control_no_store") == 0)
+        #expect(violation("token_type_bearer") == 0, "lowercase bearer is conformant")
+        #expect(violation("token_expires_in_numeric") == 0)
+
         // 2. promtool finds nothing to complain about in a real scrape.
         let scrapeFile = work.appendingPathComponent("scrape.txt")
         try successBody.write(to: scrapeFile, atomically: true, encoding: .utf8)
