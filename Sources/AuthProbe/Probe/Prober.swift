@@ -65,7 +65,7 @@ public struct Prober: Sendable {
             headers: [("Accept", "application/json")],
             caFile: environment.caFile
         )
-        let exchange = await self.transport.send(request, timeout: environment.timeout)
+        let (exchange, hops) = await self.get(request, timeout: environment.timeout)
         switch exchange.result {
         case .failure(let failure):
             return (Self.transportResult(.discovery, failure, exchange), nil)
@@ -77,6 +77,7 @@ public struct Prober: Sendable {
                 now: self.now()
             )
             result.timings = exchange.timings
+            result.notes += hops
             result.tlsCertificateExpiry = exchange.certificateNotAfter
             return (result, discovery)
         }
@@ -90,13 +91,14 @@ public struct Prober: Sendable {
             headers: [("Accept", "application/json")],
             caFile: environment.caFile
         )
-        let exchange = await self.transport.send(request, timeout: environment.timeout)
+        let (exchange, hops) = await self.get(request, timeout: environment.timeout)
         switch exchange.result {
         case .failure(let failure):
             return (Self.transportResult(.jwks, failure, exchange), nil)
         case .success(let response):
             var result = ResponseClassifier.jwks(response, now: self.now())
             result.timings = exchange.timings
+            result.notes += hops
             result.tlsCertificateExpiry = exchange.certificateNotAfter
             return (result, result.succeeded ? String(decoding: response.body, as: UTF8.self) : nil)
         }
@@ -157,8 +159,8 @@ public struct Prober: Sendable {
             headers: [("Authorization", authorization), ("Accept", "application/json")],
             caFile: environment.caFile
         )
-        let exchange = await self.transport.send(request, timeout: environment.timeout)
-        var result = StepResult(step: .api, outcome: .success, timings: exchange.timings)
+        let (exchange, hops) = await self.get(request, timeout: environment.timeout)
+        var result = StepResult(step: .api, outcome: .success, timings: exchange.timings, notes: hops)
         result.tlsCertificateExpiry = exchange.certificateNotAfter
         switch exchange.result {
         case .failure(let failure):
@@ -174,6 +176,47 @@ public struct Prober: Sendable {
             }
         }
         return result
+    }
+
+    /// A GET that follows safe redirects (``RedirectPolicy``) within one deadline. The timings add up the hops,
+    /// phase by phase, so a redirect's cost stays visible; the notes say where it went.
+    private func get(_ request: TransportRequest, timeout: Duration) async -> (HTTPExchange, [String]) {
+        var request = request
+        var notes: [String] = []
+        var spent = PhaseTimings()
+        while true {
+            var exchange = await self.transport.send(request, timeout: max(timeout - spent.total, .milliseconds(1)))
+            spent = Self.adding(spent, exchange.timings)
+            exchange.timings = spent
+            guard case .success(let response) = exchange.result, RedirectPolicy.statuses.contains(response.status)
+            else { return (exchange, notes) }
+            guard notes.count < RedirectPolicy.maximumRedirects else {
+                notes.append("more than \(RedirectPolicy.maximumRedirects) redirects")
+                return (exchange, notes)
+            }
+            switch RedirectPolicy.target(from: request.url, location: response.header("Location")) {
+            case .failure(let refused):
+                notes.append(refused.reason)
+                return (exchange, notes)
+            case .success(let next):
+                notes.append("followed HTTP \(response.status) redirect to \(next)")
+                request.url = next
+            }
+        }
+    }
+
+    private static func adding(_ a: PhaseTimings, _ b: PhaseTimings) -> PhaseTimings {
+        func sum(_ x: Duration?, _ y: Duration?) -> Duration? {
+            x == nil && y == nil ? nil : (x ?? .zero) + (y ?? .zero)
+        }
+        return PhaseTimings(
+            dns: sum(a.dns, b.dns),
+            connect: sum(a.connect, b.connect),
+            tls: sum(a.tls, b.tls),
+            processing: sum(a.processing, b.processing),
+            transfer: sum(a.transfer, b.transfer),
+            total: a.total + b.total
+        )
     }
 
     private static func transportResult(_ step: Step, _ failure: TransportFailure, _ exchange: HTTPExchange)

@@ -1,0 +1,34 @@
+import Foundation
+
+/// Which redirects the prober follows: only for GET steps (discovery, JWKS, API), at most
+/// ``maximumRedirects`` hops, never from https to http, never for the token POST (a client must not
+/// re-send credentials to a place it was not configured for).
+public enum RedirectPolicy {
+    public static let maximumRedirects = 3
+    static let statuses: Set<Int> = [301, 302, 303, 307, 308]
+
+    /// The absolute URL to follow for a redirect from `url`, or the reason not to.
+    public static func target(from url: String, location: String?) -> Result<String, RefusedRedirect> {
+        guard let location, !location.isEmpty else {
+            return .failure(RefusedRedirect(reason: "redirect without Location"))
+        }
+        guard let base = URL(string: url), let next = URL(string: location, relativeTo: base)?.absoluteURL,
+            let scheme = next.scheme?.lowercased(), scheme == "http" || scheme == "https"
+        else {
+            return .failure(RefusedRedirect(reason: "redirect to an unusable Location"))
+        }
+        if base.scheme?.lowercased() == "https" && scheme == "http" {
+            return .failure(RefusedRedirect(reason: "redirect from https to plain http refused"))
+        }
+        return .success(next.absoluteString)
+    }
+
+    /// Why a redirect was not followed.
+    public struct RefusedRedirect: Error, Sendable, Equatable {
+        public var reason: String
+
+        public init(reason: String) {
+            self.reason = reason
+        }
+    }
+}
