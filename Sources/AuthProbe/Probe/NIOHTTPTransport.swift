@@ -59,7 +59,9 @@ public struct NIOHTTPTransport: HTTPTransport {
 
         // Phases are contiguous by construction: each starts where the previous one ended, so they add up
         // to the total exactly, whatever the machine's load does to the gaps between events.
-        var connectStart = start
+        // nil: the first attempt stamps its own start on the event loop, right before connecting, so the hop
+        // from the caller's thread is not counted as the provider's time; later attempts include earlier ones.
+        var connectStart: NIODeadline?
         let addresses: [SocketAddress]
         if let literal = try? SocketAddress(ipAddress: target.host, port: target.port) {
             // An IP literal needs no lookup: the DNS phase is present and takes no time.
@@ -67,8 +69,7 @@ public struct NIOHTTPTransport: HTTPTransport {
             timings.dns = .zero
         } else {
             let resolved = await Self.resolve(target: target, deadline: deadline, eventLoop: eventLoop)
-            connectStart = .now()
-            timings.dns = Self.elapsed(from: start, to: connectStart)
+            timings.dns = Self.elapsed(from: start, to: .now())
             switch resolved {
             case .success(let list): addresses = list
             case .failure(let failure): return finish(.failure(failure))
@@ -87,6 +88,7 @@ public struct NIOHTTPTransport: HTTPTransport {
                 eventLoop: eventLoop
             )
             let stamps = attempt.stamps
+            connectStart = connectStart ?? stamps.connectStart
             if let connected = stamps.connectedAt {
                 timings.connect = Self.elapsed(from: stamps.connectStart, to: connected)
                 if let tlsDone = stamps.tlsDoneAt { timings.tls = Self.elapsed(from: connected, to: tlsDone) }
@@ -97,8 +99,9 @@ public struct NIOHTTPTransport: HTTPTransport {
                 var exchange = finish(attempt.result)
                 exchange.certificateNotAfter = stamps.certificateNotAfter
                 if let end = stamps.endAt {
-                    // Measured on the event loop, like the phases, so that they add up to the total.
-                    exchange.timings.total = Self.elapsed(from: start, to: end)
+                    // Measured on the event loop, like the phases, so that they add up to the total: the
+                    // lookup, then the connection from its first connect to the end of the body.
+                    exchange.timings.total = (timings.dns ?? .zero) + Self.elapsed(from: stamps.connectStart, to: end)
                 }
                 return exchange
             }
@@ -131,11 +134,12 @@ public struct NIOHTTPTransport: HTTPTransport {
         target: RequestTarget,
         sslContext: NIOSSLContext?,
         address: SocketAddress,
-        connectStart: NIODeadline,
+        connectStart: NIODeadline?,
         deadline: NIODeadline,
         eventLoop: any EventLoop
     ) async -> ExchangeRecord {
         let promise = eventLoop.makePromise(of: ExchangeRecord.self)
+        let began = connectStart ?? .now()
         let head = self.requestHead(request, target: target)
         let body = request.body
         let maxBodyBytes = self.maxBodyBytes
@@ -167,7 +171,7 @@ public struct NIOHTTPTransport: HTTPTransport {
                             tlsHandler: tlsHandler,
                             maxBodyBytes: maxBodyBytes,
                             deadline: deadline,
-                            connectStart: connectStart,
+                            connectStart: connectStart ?? .now(),
                             marker: marker,
                             promise: promise
                         )
@@ -181,7 +185,7 @@ public struct NIOHTTPTransport: HTTPTransport {
             // promise with a generic "torn down" while the failed channel was closed.
             let record = ExchangeRecord(
                 result: .failure(Self.classifyConnect(error, address: address)),
-                stamps: ExchangeStamps(connectStart: connectStart)
+                stamps: ExchangeStamps(connectStart: began)
             )
             promise.succeed(record)
             return record
@@ -192,7 +196,7 @@ public struct NIOHTTPTransport: HTTPTransport {
             // The handler only ever succeeds the promise; keep a value if that ever changes.
             return ExchangeRecord(
                 result: .failure(TransportFailure(outcome: .connectionError, detail: "\(error)")),
-                stamps: ExchangeStamps(connectStart: connectStart)
+                stamps: ExchangeStamps(connectStart: began)
             )
         }
     }

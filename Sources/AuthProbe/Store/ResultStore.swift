@@ -20,6 +20,11 @@ public struct ResultStore: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            // WAL with synchronous=NORMAL: no fsync per probe result; a power loss may lose the last results,
+            // never corrupt the database.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
         // A pool runs in WAL mode: scrapes and reports read while probes write.
         let pool = try DatabasePool(path: path, configuration: configuration)
         return try ResultStore(writer: pool)

@@ -1,0 +1,191 @@
+"""authprobe timing benchmark (see scripts/benchmark).
+
+Everything runs on 127.0.0.1. A threaded HTTP server answers /d<ms>/... after sleeping <ms> milliseconds;
+authprobe, curl and blackbox_exporter each time the same discovery URLs, and their reported durations are
+compared with the injected delay. CPU time comes from /proc/<pid>/stat of the long-running processes
+(authprobe, blackbox_exporter) and from the exit accounting of the curl processes.
+"""
+import argparse
+import json
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+DELAYS_MS = [0, 50, 200]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+class DelayHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        parts = self.path.split("/")
+        try:
+            delay_ms = int(parts[1][1:])
+        except (IndexError, ValueError):
+            self.send_error(404)
+            return
+        time.sleep(delay_ms / 1000)
+        base = f"http://127.0.0.1:{self.server.server_port}/d{delay_ms}"
+        if self.path.endswith("/jwks"):
+            body = json.dumps({"keys": [{"kty": "oct", "kid": "bench", "k": "AAAA"}]})
+        else:
+            body = json.dumps({"issuer": base, "token_endpoint": base + "/token", "jwks_uri": base + "/jwks"})
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def wait_port(port, limit=30):
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on 127.0.0.1:{port}")
+
+
+def summary(errors_ms):
+    ordered = sorted(errors_ms)
+    p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    return statistics.median(ordered), p99
+
+
+def run_authprobe(binary, server_port, seconds, work):
+    config = os.path.join(work, "bench.yaml")
+    metrics_port = free_port()
+    with open(config, "w") as f:
+        f.write(f"listen: 127.0.0.1:{metrics_port}\ndatabase: {work}/bench.sqlite\n")
+        # One run at a time, like the sequential curl and blackbox_exporter loops: the delay server's
+        # threads share one interpreter lock, and overlapping requests would slow each other.
+        f.write("concurrency: 1\ndefaults: {interval: 1s, timeout: 1s}\nenvironments:\n")
+        for delay in DELAYS_MS:
+            f.write(f"  - name: d{delay}\n    issuer: http://127.0.0.1:{server_port}/d{delay}\n")
+    process = subprocess.Popen([binary, "run", "--config", config, "--log-level", "warning"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(metrics_port)
+        time.sleep(2)  # start-up and first runs are not measured
+        db = sqlite3.connect(f"{work}/bench.sqlite")
+        first_id = db.execute("SELECT COALESCE(MAX(id), 0) FROM step_result").fetchone()[0]
+        cpu_start = cpu_seconds(process.pid)
+        time.sleep(seconds)
+        cpu = cpu_seconds(process.pid) - cpu_start
+        last_id = db.execute("SELECT COALESCE(MAX(id), 0) FROM step_result").fetchone()[0]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    rows = db.execute(
+        "SELECT environment, duration_seconds FROM step_result WHERE id > ? AND id <= ? AND step = 'discovery' "
+        "AND outcome = 'success'", (first_id, last_id)).fetchall()
+    requests = last_id - first_id
+    errors = [duration * 1000 - int(env[1:]) for env, duration in rows]
+    return errors, cpu / max(requests, 1), requests
+
+
+def run_curl(server_port, count):
+    errors, cpu = [], 0.0
+    for i in range(count):
+        delay = DELAYS_MS[i % len(DELAYS_MS)]
+        url = f"http://127.0.0.1:{server_port}/d{delay}/.well-known/openid-configuration"
+        before = os.times()
+        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{time_total}", url],
+                             capture_output=True, text=True, check=True).stdout
+        after = os.times()
+        cpu += (after.children_user - before.children_user) + (after.children_system - before.children_system)
+        errors.append(float(out) * 1000 - delay)
+    return errors, cpu / count, count
+
+
+def run_blackbox(server_port, count, work):
+    port = free_port()
+    config = os.path.join(work, "blackbox.yml")
+    with open(config, "w") as f:
+        f.write("modules:\n  http_get:\n    prober: http\n    timeout: 5s\n"
+                "    http:\n      preferred_ip_protocol: ip4\n      method: GET\n")
+    process = subprocess.Popen(["prometheus-blackbox-exporter", f"--config.file={config}",
+                                f"--web.listen-address=127.0.0.1:{port}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    errors = []
+    try:
+        wait_port(port)
+        cpu_start = cpu_seconds(process.pid)
+        for i in range(count):
+            delay = DELAYS_MS[i % len(DELAYS_MS)]
+            target = f"http://127.0.0.1:{server_port}/d{delay}/.well-known/openid-configuration"
+            url = f"http://127.0.0.1:{port}/probe?module=http_get&target={urllib.parse.quote(target, safe='')}"
+            body = urllib.request.urlopen(url, timeout=10).read().decode()
+            phases = [float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
+                      if line.startswith("probe_http_duration_seconds{")]
+            errors.append(sum(phases) * 1000 - delay)
+        cpu = cpu_seconds(process.pid) - cpu_start
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return errors, cpu / count, count
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--authprobe", required=True)
+    parser.add_argument("--seconds", type=int, default=40)
+    args = parser.parse_args()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), DelayHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_port
+    with tempfile.TemporaryDirectory() as work:
+        print(f"probing delays {DELAYS_MS} ms on 127.0.0.1:{port} for about {args.seconds} s per tool", file=sys.stderr)
+        authprobe = run_authprobe(args.authprobe, port, args.seconds, work)
+        count = len(authprobe[0])
+        curl = run_curl(port, count)
+        blackbox = run_blackbox(port, count, work)
+    server.shutdown()
+
+    results = {"authprobe": authprobe, "curl": curl, "blackbox_exporter": blackbox}
+    print(f"{'tool':<18} {'requests':>8} {'median err ms':>14} {'p99 err ms':>11} {'cpu ms/request':>15}")
+    medians = {}
+    for name, (errors, cpu, requests) in results.items():
+        median, p99 = summary(errors)
+        medians[name] = median
+        print(f"{name:<18} {len(errors):>8} {median:>14.3f} {p99:>11.3f} {cpu * 1000:>15.3f}")
+    ap_err, curl_err, bb_err = medians["authprobe"], medians["curl"], medians["blackbox_exporter"]
+    ap_cpu, bb_cpu = authprobe[1], blackbox[1]
+    print()
+    print(f"authprobe - curl median error: {ap_err - curl_err:+.3f} ms (target: within 0.2 ms)")
+    print(f"authprobe / blackbox_exporter median error: {ap_err / bb_err if bb_err else float('inf'):.2f} (target: <= 0.8)")
+    print(f"authprobe / blackbox_exporter CPU per request: {ap_cpu / bb_cpu if bb_cpu else float('inf'):.2f} (target: <= 0.5)")
+
+
+if __name__ == "__main__":
+    import urllib.parse  # noqa: E402  (used in run_blackbox)
+    main()
