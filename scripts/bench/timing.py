@@ -1,11 +1,12 @@
 """authprobe timing benchmark (see scripts/benchmark).
 
-Everything runs on 127.0.0.1. A threaded HTTP server answers /d<ms>/... after sleeping <ms> milliseconds;
+Everything runs on 127.0.0.1. An asyncio HTTP server answers /d<ms>/... after sleeping <ms> milliseconds;
 authprobe, curl and blackbox_exporter each time the same discovery URLs, and their reported durations are
 compared with the injected delay. CPU time comes from /proc/<pid>/stat of the long-running processes
 (authprobe, blackbox_exporter) and from the exit accounting of the curl processes.
 """
 import argparse
+import asyncio
 import json
 import os
 import socket
@@ -17,38 +18,63 @@ import tempfile
 import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DELAYS_MS = [0, 50, 200]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-class DelayHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+def response_for(path, port):
+    """The delay and the canned HTTP response for a request path such as /d50/.well-known/openid-configuration."""
+    parts = path.split("/")
+    try:
+        delay_ms = int(parts[1][1:])
+    except (IndexError, ValueError):
+        return 0, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    base = f"http://127.0.0.1:{port}/d{delay_ms}"
+    if path.endswith("/jwks"):
+        body = json.dumps({"keys": [{"kty": "oct", "kid": "bench", "k": "AAAA"}]})
+    else:
+        body = json.dumps({"issuer": base, "token_endpoint": base + "/token", "jwks_uri": base + "/jwks"})
+    data = body.encode()
+    head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+            "Connection: close\r\n\r\n").encode()
+    return delay_ms, head + data
 
-    def log_message(self, *args):
-        pass
 
-    def do_GET(self):
-        parts = self.path.split("/")
+class DelayServer:
+    """An asyncio server on its own thread: little overhead of its own, so the injected delay dominates."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.port = free_port()
+        ready = threading.Event()
+
+        def run():
+            asyncio.set_event_loop(self.loop)
+            server = self.loop.run_until_complete(asyncio.start_server(self.handle, "127.0.0.1", self.port))
+            self.server = server
+            ready.set()
+            self.loop.run_forever()
+
+        threading.Thread(target=run, daemon=True).start()
+        ready.wait()
+
+    async def handle(self, reader, writer):
         try:
-            delay_ms = int(parts[1][1:])
-        except (IndexError, ValueError):
-            self.send_error(404)
-            return
-        time.sleep(delay_ms / 1000)
-        base = f"http://127.0.0.1:{self.server.server_port}/d{delay_ms}"
-        if self.path.endswith("/jwks"):
-            body = json.dumps({"keys": [{"kty": "oct", "kid": "bench", "k": "AAAA"}]})
-        else:
-            body = json.dumps({"issuer": base, "token_endpoint": base + "/token", "jwks_uri": base + "/jwks"})
-        data = body.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(data)
+            head = await reader.readuntil(b"\r\n\r\n")
+            path = head.split(b"\r\n", 1)[0].split(b" ")[1].decode()
+            delay_ms, response = response_for(path, self.port)
+            if delay_ms:
+                await asyncio.sleep(delay_ms / 1000)
+            writer.write(response)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, IndexError):
+            pass
+        finally:
+            writer.close()
+
+    def shutdown(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 def free_port():
@@ -85,8 +111,8 @@ def run_authprobe(binary, server_port, seconds, work):
     metrics_port = free_port()
     with open(config, "w") as f:
         f.write(f"listen: 127.0.0.1:{metrics_port}\ndatabase: {work}/bench.sqlite\n")
-        # One run at a time, like the sequential curl and blackbox_exporter loops: the delay server's
-        # threads share one interpreter lock, and overlapping requests would slow each other.
+        # One run at a time, like the sequential curl and blackbox_exporter loops, so that no tool's
+        # requests wait for another's on the single-threaded delay server.
         f.write("concurrency: 1\ndefaults: {interval: 1s, timeout: 1s}\nenvironments:\n")
         for delay in DELAYS_MS:
             f.write(f"  - name: d{delay}\n    issuer: http://127.0.0.1:{server_port}/d{delay}\n")
@@ -160,9 +186,8 @@ def main():
     parser.add_argument("--seconds", type=int, default=40)
     args = parser.parse_args()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), DelayHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_port
+    server = DelayServer()
+    port = server.port
     with tempfile.TemporaryDirectory() as work:
         print(f"probing delays {DELAYS_MS} ms on 127.0.0.1:{port} for about {args.seconds} s per tool", file=sys.stderr)
         authprobe = run_authprobe(args.authprobe, port, args.seconds, work)
