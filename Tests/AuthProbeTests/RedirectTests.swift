@@ -48,6 +48,33 @@ struct RedirectTests {
         #expect(!provider.requests.contains { $0.path == "/elsewhere" })
     }
 
+    @Test("the API's Bearer token never follows a redirect to another origin")
+    func tokenStaysOnOrigin() async throws {
+        let provider = try await FakeProvider.make()
+        let elsewhere = try await FakeProvider.make()
+        provider.set("/api/same", .raw(status: 302, headers: [("Location", "/api/final")], body: []))
+        provider.set("/api/final", .json(200, "[]"))
+        provider.set("/api/away", .raw(status: 302, headers: [("Location", "\(elsewhere.issuer)/api/final")], body: []))
+        elsewhere.set("/api/final", .json(200, "[]"))
+        for path in ["/api/same", "/api/away"] {
+            var target = TestTargets.target(provider)
+            target.environment.apiCheck = APICheck(url: provider.issuer + path)
+            let probeTarget = target
+            let result = try await withRunningServices(
+                [provider.application(), elsewhere.application()],
+                waitingFor: [provider.port, elsewhere.port]
+            ) {
+                try await TestTargets.prober().probe(probeTarget)
+            }
+            #expect(result.steps.last?.step == .api)
+            #expect(result.steps.last?.outcome == .success)
+        }
+        let sameOrigin = try #require(provider.requests.first { $0.path == "/api/final" })
+        #expect(sameOrigin.header("Authorization")?.hasPrefix("Bearer ") == true)
+        let otherOrigin = try #require(elsewhere.requests.first { $0.path == "/api/final" })
+        #expect(otherOrigin.header("Authorization") == nil)
+    }
+
     @Test(
         "redirect targets",
         arguments: [

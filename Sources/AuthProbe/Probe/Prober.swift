@@ -200,6 +200,10 @@ public struct Prober: Sendable {
                 return (exchange, notes)
             case .success(let next):
                 notes.append("followed HTTP \(response.status) redirect to \(next)")
+                if RequestTarget(parsing: next)?.origin != RequestTarget(parsing: request.url)?.origin {
+                    // Like curl: credentials never follow a redirect to another origin.
+                    request.headers.removeAll { $0.name.lowercased() == "authorization" }
+                }
                 request.url = next
             }
         }

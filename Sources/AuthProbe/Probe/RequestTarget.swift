@@ -24,6 +24,9 @@ struct RequestTarget: Sendable, Equatable {
         self.pathAndQuery = components.percentEncodedQuery.map { "\(path)?\($0)" } ?? path
     }
 
+    /// Scheme, host and port: where credentials may be sent.
+    var origin: String { "\(self.isTLS ? "https" : "http")://\(self.host.lowercased()):\(self.port)" }
+
     /// The `Host` header value: brackets for IPv6, the port only when it is not the scheme's default.
     var hostHeader: String {
         let host = self.host.contains(":") ? "[\(self.host)]" : self.host
