@@ -66,7 +66,7 @@ struct MonitorMetricsTests {
             #"authprobe_request_duration_seconds_count{client="svc",environment="prod",step="token"} 1"#,
             "# TYPE authprobe_request_duration_seconds histogram",
             "# TYPE authprobe_step_results_total counter",
-            "# HELP authprobe_up 1 if the last probe run of the environment and client fully succeeded, else 0.",
+            "# HELP authprobe_up 1 if the latest result of every step of the environment and client succeeded, else 0.",
         ]
         for line in expected {
             #expect(lines.contains(line), "missing: \(line)")

@@ -101,6 +101,8 @@ def wait_port(port, limit=30):
 
 
 def summary(errors_ms):
+    if not errors_ms:
+        raise SystemExit("no successful measurement: is the delay server reachable?")
     ordered = sorted(errors_ms)
     p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
     return statistics.median(ordered), p99

@@ -132,8 +132,9 @@ struct ConfigParser {
             )
         }
         let tokenIntervalNode = fields["token_interval"]
-        let tokenInterval =
-            tokenIntervalNode.flatMap { self.duration($0, field: "\(field).token_interval") } ?? defaultTokenInterval
+        let ownTokenInterval = tokenIntervalNode.flatMap { self.duration($0, field: "\(field).token_interval") }
+        // An inherited token_interval never makes tokens more frequent than this environment's runs.
+        let tokenInterval = ownTokenInterval ?? defaultTokenInterval.map { max($0, interval) }
         if let tokenInterval, tokenInterval < interval {
             self.fail(
                 tokenIntervalNode ?? node,

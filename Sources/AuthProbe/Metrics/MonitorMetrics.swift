@@ -40,13 +40,14 @@ public final class MonitorMetrics: Sendable {
         static let credentialExpiry = "credential_expiry_timestamp_seconds"
         static let tlsExpiry = "tls_certificate_expiry_timestamp_seconds"
         static let clockSkew = "clock_skew_seconds"
+        static let tokenInterval = "token_interval_seconds"
         static let conformanceViolation = "conformance_violation"
         static let jwksRotation = "jwks_last_rotation_timestamp_seconds"
         static let buildInfo = "build_info"
     }
 
     private static let help: [String: String] = [
-        Name.up: "1 if the last probe run of the environment and client fully succeeded, else 0.",
+        Name.up: "1 if the latest result of every step of the environment and client succeeded, else 0.",
         Name.stepSuccess: "1 if the last result of the step was a success, else 0.",
         Name.stepDuration: "Duration of the last result of the step, by phase (total is the whole request).",
         Name.requestDuration: "Duration of every request of the step.",
@@ -57,6 +58,7 @@ public final class MonitorMetrics: Sendable {
         Name.jwksKeys: "Number of keys in the last JWKS fetched.",
         Name.conformanceViolation:
             "1 if the provider's last answer broke the rule (and the rule is not allowed), else 0.",
+        Name.tokenInterval: "Configured time between token requests (token_interval), for alert rules.",
         Name.clockSkew: "The provider's clock minus authprobe's, from the iat of the last issued JWT.",
         Name.jwksRotation: "Unix time of the run that first saw the current JWKS key set differ from the previous one.",
         Name.tlsExpiry: "Unix time at which the TLS certificate of the endpoint expires (notAfter).",
@@ -175,9 +177,11 @@ public final class MonitorMetrics: Sendable {
         }
     }
 
-    /// Publishes the known expiry of each configured credential (`expires_at` of a client secret).
+    /// Publishes the configured token cadence and the known expiry of each credential (`expires_at`).
     public func describeCredentials(_ targets: [ProbeTarget]) {
         for target in targets {
+            self.gauge(Name.tokenInterval, ["environment": target.environment.name])
+                .set(Durations.seconds(target.environment.tokenInterval))
             guard let expiresAt = target.client?.expiresAt else { continue }
             self.gauge(Name.credentialExpiry, Self.labels(target.key).merging(["kind": "secret"]) { $1 })
                 .set(expiresAt.timeIntervalSince1970)

@@ -199,7 +199,7 @@ public struct Prober: Sendable {
                 notes.append(refused.reason)
                 return (exchange, notes)
             case .success(let next):
-                notes.append("followed HTTP \(response.status) redirect to \(next)")
+                notes.append("followed HTTP \(response.status) redirect to \(RedirectPolicy.withoutQuery(next))")
                 if RequestTarget(parsing: next)?.origin != RequestTarget(parsing: request.url)?.origin {
                     // Like curl: credentials never follow a redirect to another origin.
                     request.headers.removeAll { $0.name.lowercased() == "authorization" }

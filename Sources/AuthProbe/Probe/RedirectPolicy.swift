@@ -23,6 +23,16 @@ public enum RedirectPolicy {
         return .success(next.absoluteString)
     }
 
+    /// A URL as it may be stored: no user info, query or fragment (they can carry credentials).
+    public static func withoutQuery(_ url: String) -> String {
+        guard var components = URLComponents(string: url) else { return "(unparsable URL)" }
+        components.user = nil
+        components.password = nil
+        components.query = nil
+        components.fragment = nil
+        return components.string ?? "(unparsable URL)"
+    }
+
     /// Why a redirect was not followed.
     public struct RefusedRedirect: Error, Sendable, Equatable {
         public var reason: String

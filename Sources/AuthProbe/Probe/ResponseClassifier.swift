@@ -35,7 +35,9 @@ public enum ResponseClassifier {
     static func httpFailure(_ step: Step, _ response: TransportResponse, now: Date) -> StepResult {
         var detail = "HTTP \(response.status)"
         if (300..<400).contains(response.status) {
-            detail += response.header("Location").map { " redirect to \(Self.quote($0))" } ?? " redirect"
+            detail +=
+                response.header("Location").map { " redirect to \(Self.quote(RedirectPolicy.withoutQuery($0)))" }
+                ?? " redirect"
         }
         return StepResult(
             step: step,
@@ -226,7 +228,14 @@ public enum ResponseClassifier {
             object = value
         }
         var problems: [String] = []
-        if (object["access_token"] as? String)?.isEmpty != false {
+        result.conformance.check(.errorCodeRegistered, true)
+        if let token = object["access_token"] as? String, !token.isEmpty {
+            // RFC 6750 b64token: anything else (CR, LF, spaces) cannot travel in an Authorization header.
+            let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=")
+            if !token.allSatisfy({ allowed.contains($0) }) {
+                problems.append("access_token has characters a Bearer token cannot carry")
+            }
+        } else {
             problems.append("access_token is missing or empty")
         }
         switch object["token_type"] {

@@ -2,7 +2,7 @@ import Foundation
 import JWTKit
 
 /// Verifies an issued access token that is a JWT against the JWKS fetched in the same run: the signature,
-/// that its `kid` is in the key set, and its claims (`iss`, `exp - iat` against `expires_in`).
+/// that its `kid` is in the key set, and its claims (`iss`, `exp` against arrival + `expires_in`).
 ///
 /// Opaque tokens are fine and simply not inspected. The token itself never leaves this type: results carry
 /// only the outcome, a detail and the clock skew.
@@ -22,8 +22,8 @@ public enum TokenInspector {
         }
     }
 
-    /// How far `exp - iat` may differ from `expires_in` (providers round, and issue a moment apart).
-    static let lifetimeTolerance: Double = 5
+    /// How far `exp` may be from arrival + `expires_in`, beyond the clock skew (rounding, transfer time).
+    static let lifetimeTolerance: Double = 10
 
     /// Inspects `token`; nil when it is not a JWT.
     public static func inspect(
@@ -69,13 +69,18 @@ public enum TokenInspector {
         if let exp = claims.exp?.value, exp < receivedAt.addingTimeInterval(-60) {
             problems.append("exp is in the past")
         }
-        if let exp = claims.exp?.value, let iat = claims.iat?.value, let expiresIn {
-            let lifetime = exp.timeIntervalSince(iat)
-            if abs(lifetime - Double(expiresIn)) > Self.lifetimeTolerance {
-                problems.append("exp - iat is \(Int(lifetime))s but expires_in is \(expiresIn)s")
+        let skew = claims.iat.map { $0.value.timeIntervalSince(receivedAt) }
+        if let exp = claims.exp?.value, let expiresIn {
+            // exp against arrival + expires_in, not exp - iat: providers backdate iat (by minutes, some) and
+            // may hand out a cached token with its remaining lifetime; both are consistent this way.
+            let expected = receivedAt.addingTimeInterval(Double(expiresIn))
+            let difference = exp.timeIntervalSince(expected)
+            if !(abs(difference) <= Self.lifetimeTolerance + abs(skew ?? 0)) {
+                problems.append(
+                    "exp is \(String(format: "%.0f", difference))s from arrival + expires_in (\(expiresIn)s)"
+                )
             }
         }
-        let skew = claims.iat.map { $0.value.timeIntervalSince(receivedAt) }
         guard problems.isEmpty else {
             return Inspection(outcome: .jwtClaimsInvalid, detail: problems.joined(separator: "; "), clockSkew: skew)
         }

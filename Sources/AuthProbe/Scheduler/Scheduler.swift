@@ -63,8 +63,7 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
             }
             if Task.isCancelledOrShuttingDown { return }
             // A little slack, so that a token_interval equal to the interval never skips a run by jitter.
-            let requestToken = self.clock.now.advanced(by: .milliseconds(100)) >= tokenDue
-            if requestToken { tokenDue = self.clock.now.advanced(by: target.environment.tokenInterval) }
+            let requestToken = next.advanced(by: .milliseconds(100)) >= tokenDue
             guard
                 let result = await self.limiter.withPermit({ () async -> ProbeResult? in
                     // A run that waited for a permit past the start of a shutdown is not started at all.
@@ -73,6 +72,11 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
             else { return }
             for sink in self.sinks {
                 await sink.record(result)
+            }
+            // Only a successful token waits a whole token_interval; a failed or skipped one (discovery down)
+            // is retried on the next run, so a broken credential is confirmed and a fixed one seen promptly.
+            if requestToken, result.steps.first(where: { $0.step == .token })?.succeeded == true {
+                tokenDue = next.advanced(by: target.environment.tokenInterval)
             }
             next = next.advanced(by: interval)
             let now = self.clock.now
