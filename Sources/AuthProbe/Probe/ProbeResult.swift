@@ -10,8 +10,9 @@ public enum Phase: String, Sendable, CaseIterable {
     case dns, connect, tls, processing, transfer
 }
 
-/// Where the time of one request went. Phases that did not happen (TLS on plain HTTP, DNS for an
-/// IP literal, anything after a failure) are nil; `total` always covers the whole attempt.
+/// Where the time of one request went. Phases that did not happen (TLS on plain HTTP, anything after a
+/// failure) are nil; DNS is zero for an IP literal. A completed request's phases are contiguous and add up
+/// to `total`, which runs from the lookup to the body's end; a failed one's `total` is the attempt's wall time.
 public struct PhaseTimings: Sendable, Equatable {
     public var dns: Duration?
     public var connect: Duration?
