@@ -78,6 +78,17 @@ import Testing
     /// Every file in `Fixtures/config/invalid`, with the lines it must produce.
     static let invalidCases: [InvalidCase] = [
         InvalidCase(
+            "bad-proxy.yaml",
+            "invalid/bad-proxy.yaml:4: environments[0].proxy: expected an http://host:port proxy URL",
+            "invalid/bad-proxy.yaml:7: environments[1].proxy: proxy credentials are not supported; "
+                + "remove the part before @",
+            "invalid/bad-proxy.yaml:10: environments[2].proxy: the proxy URL needs a port, e.g. "
+                + "http://proxy.internal:3128",
+            "invalid/bad-proxy.yaml:13: environments[3].proxy: a proxy URL has no path, query or fragment",
+            "invalid/bad-proxy.yaml:14: environments[3].ip_preference: unknown preference \"ipv6\" (expected one "
+                + "of: system, prefer_ipv4, prefer_ipv6, ipv4_only, ipv6_only)"
+        ),
+        InvalidCase(
             "bad-auth-method.yaml",
             "invalid/bad-auth-method.yaml:8: environments[0].clients[0].auth_method: unknown method "
                 + "\"client_secret_jwt\" (expected one of: client_secret_basic, client_secret_post)"
@@ -332,6 +343,8 @@ import Testing
         #expect(production.interval == .seconds(30))
         #expect(production.timeout == .seconds(5))
         #expect(production.insecureHTTP == false)
+        #expect(production.proxy == ProxyAddress(host: "proxy.internal", port: 3128))
+        #expect(production.ipPreference == .preferIPv4)
         #expect(production.clients.map(\.name) == ["reporting-service", "billing-service"])
 
         let reporting = production.clients[0]
@@ -357,6 +370,8 @@ import Testing
         #expect(cat.interval == .seconds(120))
         #expect(cat.timeout == .seconds(15))
         #expect(cat.clients.map(\.name) == ["reporting-service"])
+        #expect(cat.proxy == nil)
+        #expect(cat.ipPreference == .system)
         #expect(cat.clients.first?.authMethod == .clientSecretBasic)
         #expect(cat.clients.first?.secret.withRawValue { $0 } == "s3cr3t-value-123")
 

@@ -21,8 +21,8 @@ struct ConfigParser {
     private static let defaultsKeys = ["interval", "timeout", "token_interval"]
     private static let retentionKeys = ["raw"]
     private static let environmentKeys = [
-        "name", "issuer", "interval", "timeout", "token_interval", "insecure_http", "ca_file", "api_check",
-        "conformance_allow", "clients",
+        "name", "issuer", "interval", "timeout", "token_interval", "insecure_http", "ca_file", "proxy",
+        "ip_preference", "api_check", "conformance_allow", "clients",
     ]
     private static let apiCheckKeys = ["url", "expect_status"]
     private static let clientKeys = [
@@ -156,6 +156,25 @@ struct ConfigParser {
         if let caNode = fields["ca_file"], let path = self.string(caNode, field: "\(field).ca_file") {
             caFile = self.readablePath(path, node: caNode, field: "\(field).ca_file")
         }
+        var proxy: ProxyAddress?
+        if let proxyNode = fields["proxy"], let text = self.string(proxyNode, field: "\(field).proxy") {
+            proxy = self.checkProxy(text, node: proxyNode, field: "\(field).proxy")
+        }
+        var ipPreference = IPPreference.system
+        if let preferenceNode = fields["ip_preference"],
+            let text = self.string(preferenceNode, field: "\(field).ip_preference")
+        {
+            if let preference = IPPreference(rawValue: text) {
+                ipPreference = preference
+            } else {
+                let known = IPPreference.allCases.map(\.rawValue).joined(separator: ", ")
+                self.fail(
+                    preferenceNode,
+                    field: "\(field).ip_preference",
+                    "unknown preference \"\(text)\" (expected one of: \(known))"
+                )
+            }
+        }
         var apiCheck: APICheck?
         if let apiNode = fields["api_check"] {
             apiCheck = self.parseAPICheck(apiNode, field: "\(field).api_check", insecureHTTP: insecureHTTP)
@@ -194,6 +213,8 @@ struct ConfigParser {
             clients: clients
         )
         environment.conformanceAllow = conformanceAllow
+        environment.proxy = proxy
+        environment.ipPreference = ipPreference
         return environment
     }
 
@@ -519,6 +540,32 @@ struct ConfigParser {
             return nil
         }
         return text
+    }
+
+    /// `http://host:port` of an HTTP proxy: no credentials, no path.
+    private mutating func checkProxy(_ text: String, node: Node, field: String) -> ProxyAddress? {
+        guard let components = URLComponents(string: text), components.scheme?.lowercased() == "http",
+            var host = components.host, !host.isEmpty
+        else {
+            self.fail(node, field: field, "expected an http://host:port proxy URL")
+            return nil
+        }
+        if components.user != nil || components.password != nil {
+            // Never echo it: the part before @ may be a password.
+            self.fail(node, field: field, "proxy credentials are not supported; remove the part before @")
+            return nil
+        }
+        guard let port = components.port, (1...65535).contains(port) else {
+            self.fail(node, field: field, "the proxy URL needs a port, e.g. http://proxy.internal:3128")
+            return nil
+        }
+        guard components.path.isEmpty || components.path == "/", components.query == nil, components.fragment == nil
+        else {
+            self.fail(node, field: field, "a proxy URL has no path, query or fragment")
+            return nil
+        }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return ProxyAddress(host: host, port: port)
     }
 
     /// True for `localhost`, 127.0.0.0/8 and ::1.

@@ -106,6 +106,10 @@ public struct EnvironmentConfig: Sendable {
     public var insecureHTTP: Bool
     /// A CA certificate (PEM) trusted in addition to the system store, for private or self-signed providers.
     public var caFile: String?
+    /// An HTTP proxy every request of this environment goes through.
+    public var proxy: ProxyAddress?
+    /// Which address family to connect over when a host has both.
+    public var ipPreference: IPPreference = .system
     /// One protected API call made with the issued token, after the token step.
     public var apiCheck: APICheck?
     /// Conformance rules this provider is known to break harmlessly: not reported as violations.
@@ -133,6 +137,11 @@ public struct EnvironmentConfig: Sendable {
         self.insecureHTTP = insecureHTTP
         self.caFile = caFile
         self.clients = clients
+    }
+
+    /// How this environment's requests reach its servers.
+    public var connection: ConnectionOptions {
+        ConnectionOptions(caFile: self.caFile, proxy: self.proxy, ipPreference: self.ipPreference)
     }
 
     /// `<issuer>/.well-known/openid-configuration`, with exactly one slash between the two.

@@ -198,6 +198,7 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     static func classify(_ error: any Error, peerCertificate: NIOSSLCertificate? = nil, now: Date = Date())
         -> TransportFailure
     {
+        if let failure = error as? TransportFailure { return failure }
         if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname {
             return TransportFailure(
                 outcome: .tlsHostnameMismatch,

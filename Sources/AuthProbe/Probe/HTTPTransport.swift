@@ -8,22 +8,65 @@ public struct TransportRequest: Sendable {
     /// Header fields in order. May carry credentials: never log or store them.
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
-    /// A CA certificate file trusted in addition to the system store (private or self-signed providers).
-    public var caFile: String?
+    /// How to reach the server: trust, proxy, address family.
+    public var connection: ConnectionOptions
 
     public init(
         method: String,
         url: String,
         headers: [(name: String, value: String)] = [],
         body: [UInt8] = [],
-        caFile: String? = nil
+        connection: ConnectionOptions = ConnectionOptions()
     ) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
-        self.caFile = caFile
+        self.connection = connection
     }
+}
+
+/// How requests of one environment reach its servers.
+public struct ConnectionOptions: Sendable, Equatable {
+    /// A CA certificate file trusted in addition to the system store (private or self-signed providers).
+    public var caFile: String?
+    /// An HTTP proxy: `https://` requests tunnel through it with `CONNECT`, `http://` requests are sent to it
+    /// in absolute form.
+    public var proxy: ProxyAddress?
+    /// Which resolved addresses to try, and in which order.
+    public var ipPreference: IPPreference
+
+    public init(caFile: String? = nil, proxy: ProxyAddress? = nil, ipPreference: IPPreference = .system) {
+        self.caFile = caFile
+        self.proxy = proxy
+        self.ipPreference = ipPreference
+    }
+}
+
+/// An HTTP proxy's host and port (`http://host:port` in the configuration).
+public struct ProxyAddress: Sendable, Equatable {
+    /// Host without IPv6 brackets.
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// `http://host:port`, for details and logs (a proxy address is not secret).
+    public var description: String {
+        "http://\(self.host.contains(":") ? "[\(self.host)]" : self.host):\(self.port)"
+    }
+}
+
+/// The address family order for connecting: the resolver's own order, one family first, or one family only.
+public enum IPPreference: String, Sendable, CaseIterable {
+    case system
+    case preferIPv4 = "prefer_ipv4"
+    case preferIPv6 = "prefer_ipv6"
+    case ipv4Only = "ipv4_only"
+    case ipv6Only = "ipv6_only"
 }
 
 /// A complete HTTP response.

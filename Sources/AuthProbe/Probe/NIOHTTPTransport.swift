@@ -19,6 +19,7 @@ public struct NIOHTTPTransport: HTTPTransport {
     private let sslContexts: NIOLockedValueBox<[String: NIOSSLContext]>
     private let maxBodyBytes: Int
     private let userAgent: String
+    private let resolver: HostResolver?
 
     /// Response bodies above this size end the request with `body_too_large`.
     public static let defaultMaxBodyBytes = 1 << 20
@@ -26,8 +27,10 @@ public struct NIOHTTPTransport: HTTPTransport {
     public init(
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         tlsConfiguration: TLSConfiguration = .makeClientConfiguration(),
-        maxBodyBytes: Int = NIOHTTPTransport.defaultMaxBodyBytes
+        maxBodyBytes: Int = NIOHTTPTransport.defaultMaxBodyBytes,
+        resolver: HostResolver? = nil
     ) throws {
+        self.resolver = resolver
         self.group = group
         self.tlsConfiguration = tlsConfiguration
         self.sslContexts = NIOLockedValueBox(["": try NIOSSLContext(configuration: tlsConfiguration)])
@@ -43,11 +46,12 @@ public struct NIOHTTPTransport: HTTPTransport {
         // Built (once per CA file) before the clock starts: loading a trust store is not the provider's time.
         var sslContext: NIOSSLContext?
         if target.isTLS {
-            switch self.sslContext(caFile: request.caFile) {
+            switch self.sslContext(caFile: request.connection.caFile) {
             case .success(let context): sslContext = context
             case .failure(let failure): return HTTPExchange(result: .failure(failure), timings: PhaseTimings())
             }
         }
+        let proxy = request.connection.proxy
         let start = NIODeadline.now()
         let deadline = start + TimeAmount(timeout)
         var timings = PhaseTimings()
@@ -62,28 +66,50 @@ public struct NIOHTTPTransport: HTTPTransport {
         // nil: the first attempt stamps its own start on the event loop, right before connecting, so the hop
         // from the caller's thread is not counted as the provider's time; later attempts include earlier ones.
         var connectStart: NIODeadline?
-        let addresses: [SocketAddress]
-        if let literal = try? SocketAddress(ipAddress: target.host, port: target.port) {
+        // Through a proxy, the proxy's name is looked up here and the target's by the proxy.
+        let host = proxy?.host ?? target.host
+        let port = proxy?.port ?? target.port
+        var addresses: [SocketAddress]
+        if let literal = try? SocketAddress(ipAddress: host, port: port) {
             // An IP literal needs no lookup: the DNS phase is present and takes no time.
             addresses = [literal]
             timings.dns = .zero
         } else {
-            let resolved = await Self.resolve(target: target, deadline: deadline, eventLoop: eventLoop)
+            let resolved = await self.resolve(host: host, port: port, deadline: deadline, eventLoop: eventLoop)
             timings.dns = Self.elapsed(from: start, to: .now())
             switch resolved {
             case .success(let list): addresses = list
             case .failure(let failure): return finish(.failure(failure))
             }
         }
+        addresses = Self.order(addresses, by: request.connection.ipPreference)
+        guard !addresses.isEmpty else {
+            let family = request.connection.ipPreference == .ipv4Only ? "IPv4" : "IPv6"
+            return finish(
+                .failure(
+                    TransportFailure(
+                        outcome: .dnsError,
+                        detail:
+                            "\(host) has no \(family) address (ip_preference: \(request.connection.ipPreference.rawValue))"
+                    )
+                )
+            )
+        }
 
         var lastFailure = TransportFailure(outcome: .connectionError, detail: "no address to connect to")
-        for address in addresses {
+        for (index, address) in addresses.enumerated() {
+            // Each address gets an equal share of what is left, so one blackholed address (an unreachable
+            // IPv6 route, typically) cannot use up the whole deadline; the last one gets all that remains.
+            let remaining = deadline - .now()
+            guard remaining > .zero else { break }
+            let connectBudget = TimeAmount.nanoseconds(remaining.nanoseconds / Int64(addresses.count - index))
             let attempt = await self.exchange(
                 request,
                 target: target,
                 sslContext: sslContext,
                 address: address,
                 connectStart: connectStart,
+                connectBudget: connectBudget,
                 deadline: deadline,
                 eventLoop: eventLoop
             )
@@ -105,11 +131,31 @@ public struct NIOHTTPTransport: HTTPTransport {
                 }
                 return exchange
             }
-            // Not connected: try the next address while the deadline allows (happy-eyeballs-lite, in order).
+            // Not connected: try the next address while the deadline allows.
             if case .failure(let failure) = attempt.result { lastFailure = failure }
-            if lastFailure.outcome != .connectRefused && lastFailure.outcome != .connectionError { break }
+            guard Self.tryNextAddress(after: lastFailure.outcome) else { break }
         }
         return finish(.failure(lastFailure))
+    }
+
+    /// Failures to reach one address, after which another address may still answer.
+    private static func tryNextAddress(after outcome: Outcome) -> Bool {
+        [.connectRefused, .connectTimeout, .connectionError, .proxyError].contains(outcome)
+    }
+
+    /// `addresses` filtered and ordered by `preference`; the resolver's order is kept within a family.
+    static func order(_ addresses: [SocketAddress], by preference: IPPreference) -> [SocketAddress] {
+        func isIPv4(_ address: SocketAddress) -> Bool {
+            if case .v4 = address { return true }
+            return false
+        }
+        switch preference {
+        case .system: return addresses
+        case .ipv4Only: return addresses.filter(isIPv4)
+        case .ipv6Only: return addresses.filter { !isIPv4($0) }
+        case .preferIPv4: return addresses.filter(isIPv4) + addresses.filter { !isIPv4($0) }
+        case .preferIPv6: return addresses.filter { !isIPv4($0) } + addresses.filter(isIPv4)
+        }
     }
 
     // MARK: - Exchange on one connection
@@ -135,20 +181,34 @@ public struct NIOHTTPTransport: HTTPTransport {
         sslContext: NIOSSLContext?,
         address: SocketAddress,
         connectStart: NIODeadline?,
+        connectBudget: TimeAmount,
         deadline: NIODeadline,
         eventLoop: any EventLoop
     ) async -> ExchangeRecord {
         let promise = eventLoop.makePromise(of: ExchangeRecord.self)
         let began = connectStart ?? .now()
+        let proxy = request.connection.proxy
         let head = self.requestHead(request, target: target)
         let body = request.body
         let maxBodyBytes = self.maxBodyBytes
+        let userAgent = self.userAgent
         let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(max(deadline - .now(), .nanoseconds(1)))
+            .connectTimeout(max(connectBudget, .nanoseconds(1)))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    if let proxy, target.isTLS {
+                        // The tunnel comes first: TLS and HTTP start only once the proxy has connected it.
+                        try sync.addHandler(
+                            ProxyTunnelHandler(
+                                authority: target.authority,
+                                proxy: proxy,
+                                userAgent: userAgent,
+                                deadline: deadline
+                            )
+                        )
+                    }
                     var tlsHandler: NIOSSLClientHandler?
                     if let sslContext {
                         // SNI takes host names only; an IP literal is verified against the certificate's IP SANs.
@@ -184,7 +244,7 @@ public struct NIOHTTPTransport: HTTPTransport {
             // The connect's own error is the precise one; the handler may already have completed the
             // promise with a generic "torn down" while the failed channel was closed.
             let record = ExchangeRecord(
-                result: .failure(Self.classifyConnect(error, address: address)),
+                result: .failure(Self.classifyConnect(error, address: address, viaProxy: proxy != nil)),
                 stamps: ExchangeStamps(connectStart: began)
             )
             promise.succeed(record)
@@ -202,10 +262,12 @@ public struct NIOHTTPTransport: HTTPTransport {
     }
 
     private func requestHead(_ request: TransportRequest, target: RequestTarget) -> HTTPRequestHead {
+        // Plain http through a proxy is sent to it in absolute form (RFC 9112 §3.2.2).
+        let absolute = request.connection.proxy != nil && !target.isTLS
         var head = HTTPRequestHead(
             version: .http1_1,
             method: HTTPMethod(rawValue: request.method),
-            uri: target.pathAndQuery
+            uri: absolute ? "http://\(target.hostHeader)\(target.pathAndQuery)" : target.pathAndQuery
         )
         head.headers.add(name: "Host", value: target.hostHeader)
         head.headers.add(name: "User-Agent", value: self.userAgent)
@@ -221,8 +283,9 @@ public struct NIOHTTPTransport: HTTPTransport {
 
     // MARK: - DNS
 
-    private static func resolve(
-        target: RequestTarget,
+    private func resolve(
+        host: String,
+        port: Int,
         deadline: NIODeadline,
         eventLoop: any EventLoop
     ) async -> Result<[SocketAddress], TransportFailure> {
@@ -234,11 +297,13 @@ public struct NIOHTTPTransport: HTTPTransport {
         }
         // getaddrinfo blocks: run it on the thread pool, never on the event loop. A late answer after the
         // deadline is ignored (a promise completes once).
-        let host = target.host
-        let port = target.port
-        Self.resolverPool.runIfActive(eventLoop: eventLoop) {
-            try Self.getaddrinfo(host: host, port: port)
-        }.cascade(to: promise)
+        if let resolver = self.resolver {
+            promise.completeWithTask { try await resolver.resolve(host, port) }
+        } else {
+            Self.resolverPool.runIfActive(eventLoop: eventLoop) {
+                try Self.getaddrinfo(host: host, port: port)
+            }.cascade(to: promise)
+        }
         defer { timeout.cancel() }
         do {
             return .success(try await promise.futureResult.get())
@@ -299,9 +364,21 @@ public struct NIOHTTPTransport: HTTPTransport {
 
     // MARK: - Classification
 
-    private static func classifyConnect(_ error: any Error, address socketAddress: SocketAddress) -> TransportFailure {
-        let address = Self.describe(socketAddress)
+    private static func classifyConnect(
+        _ error: any Error,
+        address socketAddress: SocketAddress,
+        viaProxy: Bool
+    ) -> TransportFailure {
         if let failure = error as? TransportFailure { return failure }
+        var failure = Self.classifyConnect(error, address: Self.describe(socketAddress))
+        if viaProxy {
+            // The proxy, not the provider, is what could not be reached.
+            failure = TransportFailure(outcome: .proxyError, detail: "proxy: \(failure.detail)")
+        }
+        return failure
+    }
+
+    private static func classifyConnect(_ error: any Error, address: String) -> TransportFailure {
         if let channelError = error as? ChannelError, case .connectTimeout = channelError {
             return TransportFailure(
                 outcome: .connectTimeout,
@@ -333,6 +410,17 @@ public struct NIOHTTPTransport: HTTPTransport {
 
     static func elapsed(from start: NIODeadline, to end: NIODeadline) -> Duration {
         .nanoseconds(Int64(end.uptimeNanoseconds) - Int64(start.uptimeNanoseconds))
+    }
+}
+
+/// A name lookup in place of the system's getaddrinfo (the addresses of a host name, in the order to try).
+/// Tests use it for what the system resolver cannot do on demand on loopback: answer slowly, or name a host
+/// with several addresses.
+public struct HostResolver: Sendable {
+    let resolve: @Sendable (_ host: String, _ port: Int) async throws -> [SocketAddress]
+
+    public init(_ resolve: @escaping @Sendable (_ host: String, _ port: Int) async throws -> [SocketAddress]) {
+        self.resolve = resolve
     }
 }
 

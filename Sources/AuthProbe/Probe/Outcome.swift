@@ -15,6 +15,8 @@ public enum Outcome: String, Sendable, CaseIterable, Codable {
     case tlsCertificateUntrusted = "tls_certificate_untrusted"
     case tlsHostnameMismatch = "tls_hostname_mismatch"
     case timeout
+    /// The configured HTTP proxy could not be reached or refused to open the tunnel.
+    case proxyError = "proxy_error"
 
     // HTTP
     case http4xx = "http_4xx"

@@ -63,7 +63,7 @@ public struct Prober: Sendable {
             method: "GET",
             url: environment.discoveryURL,
             headers: [("Accept", "application/json")],
-            caFile: environment.caFile
+            connection: environment.connection
         )
         let (exchange, hops) = await self.get(request, timeout: environment.timeout)
         switch exchange.result {
@@ -89,7 +89,7 @@ public struct Prober: Sendable {
             method: "GET",
             url: url,
             headers: [("Accept", "application/json")],
-            caFile: environment.caFile
+            connection: environment.connection
         )
         let (exchange, hops) = await self.get(request, timeout: environment.timeout)
         switch exchange.result {
@@ -112,7 +112,7 @@ public struct Prober: Sendable {
         jwks: String?
     ) async -> (StepResult, Secret?) {
         var request = TokenRequest.make(endpoint: url, client: client)
-        request.caFile = environment.caFile
+        request.connection = environment.connection
         let exchange = await self.transport.send(request, timeout: environment.timeout)
         switch exchange.result {
         case .failure(let failure):
@@ -157,7 +157,7 @@ public struct Prober: Sendable {
             method: "GET",
             url: check.url,
             headers: [("Authorization", authorization), ("Accept", "application/json")],
-            caFile: environment.caFile
+            connection: environment.connection
         )
         let (exchange, hops) = await self.get(request, timeout: environment.timeout)
         var result = StepResult(step: .api, outcome: .success, timings: exchange.timings, notes: hops)

@@ -27,6 +27,9 @@ struct RequestTarget: Sendable, Equatable {
     /// Scheme, host and port: where credentials may be sent.
     var origin: String { "\(self.isTLS ? "https" : "http")://\(self.host.lowercased()):\(self.port)" }
 
+    /// `host:port` as a `CONNECT` request names it (brackets for IPv6, the port always).
+    var authority: String { "\(self.host.contains(":") ? "[\(self.host)]" : self.host):\(self.port)" }
+
     /// The `Host` header value: brackets for IPv6, the port only when it is not the scheme's default.
     var hostHeader: String {
         let host = self.host.contains(":") ? "[\(self.host)]" : self.host

@@ -78,6 +78,8 @@ struct GlewlwydTLSTests {
             "\(exposition)"
         )
 
+        try await Self.throughProxy(provider, caFile: caFile, notAfter: notAfter)
+
         // Without the CA file the self-signed certificate is untrusted.
         let untrusted = await prober.probe(Self.target(provider, caFile: nil))
         #expect(untrusted.steps.map(\.outcome) == [.tlsCertificateUntrusted], "\(untrusted.steps.map(\.detail))")
@@ -89,5 +91,26 @@ struct GlewlwydTLSTests {
         let expiredCA = try #require(provider.caFile)
         let expired = await prober.probe(Self.target(provider, caFile: expiredCA))
         #expect(expired.steps.map(\.outcome) == [.tlsCertificateExpired], "\(expired.steps.map(\.detail))")
+    }
+
+    /// Through tinyproxy, TLS runs inside a CONNECT tunnel: the probe succeeds, the five phases are still
+    /// reported and add up, and the certificate is the provider's (not the proxy's).
+    static func throughProxy(_ provider: Glewlwyd, caFile: String, notAfter: Date) async throws {
+        let proxy = try await Tinyproxy.start()
+        var target = Self.target(provider, caFile: caFile)
+        target.environment.proxy = proxy.address
+        let result = await Prober(transport: try NIOHTTPTransport()).probe(target)
+        let log = proxy.log
+        await proxy.stop()
+        #expect(result.succeeded, "\(result.steps.map(\.detail))")
+        #expect(result.steps.map(\.step) == [.discovery, .jwks, .token])
+        let authority = provider.issuer.dropFirst("https://".count).prefix { $0 != "/" }
+        #expect(log.components(separatedBy: "CONNECT \(authority) HTTP/1.1").count - 1 == 3, "\(log)")
+        for step in result.steps {
+            let phases = Phase.allCases.compactMap { step.timings[$0] }
+            #expect(phases.count == 5, "\(step.step): every phase is present through the proxy")
+            #expect(step.timings.total - phases.reduce(Duration.zero, +) < .milliseconds(1), "\(step.step)")
+            #expect(step.tlsCertificateExpiry == notAfter, "\(step.step)")
+        }
     }
 }
