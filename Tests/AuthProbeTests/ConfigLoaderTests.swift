@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 import Testing
 
 @testable import AuthProbe
@@ -73,10 +74,31 @@ import Testing
 
     static let rootKeys = "listen, database, location, concurrency, defaults, retention, environments"
     static let clientKeys =
-        "name, client_id, client_secret, client_secret_file, auth_method, scope, audience, parameters, expires_at"
+        "name, client_id, client_secret, client_secret_file, auth_method, private_key_file, key_id, "
+        + "signing_algorithm, assertion_audience, tls_client_certificate_file, tls_client_key_file, scope, audience, "
+        + "parameters, expires_at"
 
     /// Every file in `Fixtures/config/invalid`, with the lines it must produce.
     static let invalidCases: [InvalidCase] = [
+        InvalidCase(
+            "key-credentials.yaml",
+            "invalid/key-credentials.yaml:5: environments[0].clients[0].private_key_file: required with auth_method "
+                + "private_key_jwt",
+            "invalid/key-credentials.yaml:11: environments[0].clients[1].client_secret: not used with auth_method "
+                + "private_key_jwt; remove it",
+            "invalid/key-credentials.yaml:17: environments[0].clients[2].signing_algorithm: the key cannot sign ES256 "
+                + "(RS* needs RSA, ES256 P-256, ES384 P-384)",
+            "invalid/key-credentials.yaml:21: environments[0].clients[3].private_key_file: "
+                + "invalid/../valid/keys/not-a-key.pem: not an unencrypted PEM RSA or EC (P-256, P-384) private key",
+            "invalid/key-credentials.yaml:25: environments[0].clients[4].key_id: only used with auth_method "
+                + "private_key_jwt",
+            "invalid/key-credentials.yaml:26: environments[0].clients[5].tls_client_certificate_file: required with "
+                + "auth_method tls_client_auth (and tls_client_key_file)",
+            "invalid/key-credentials.yaml:29: environments[0].clients[6].tls_client_key_file: required with "
+                + "tls_client_certificate_file",
+            "invalid/key-credentials.yaml:36: environments[0].clients[7].tls_client_certificate_file: "
+                + "invalid/../valid/keys/not-a-key.pem: not a PEM certificate"
+        ),
         InvalidCase(
             "bad-proxy.yaml",
             "invalid/bad-proxy.yaml:4: environments[0].proxy: expected an http://host:port proxy URL",
@@ -91,7 +113,8 @@ import Testing
         InvalidCase(
             "bad-auth-method.yaml",
             "invalid/bad-auth-method.yaml:8: environments[0].clients[0].auth_method: unknown method "
-                + "\"client_secret_jwt\" (expected one of: client_secret_basic, client_secret_post)"
+                + "\"client_secret_jwt\" (expected one of: client_secret_basic, client_secret_post, private_key_jwt, "
+                + "tls_client_auth)"
         ),
         InvalidCase(
             "bad-duration.yaml",
@@ -296,6 +319,42 @@ import Testing
 
     // MARK: - Valid configurations
 
+    @Test func keyCredentialsLoadWithTheirExpiries() throws {
+        let config = try Self.load("valid/key-credentials.yaml")
+        let clients = config.environments[0].clients
+        let keys = self.fixturesKeys
+
+        let payments = clients[0]
+        #expect(payments.authMethod == .privateKeyJWT)
+        #expect(payments.secret == nil)
+        let signing = try #require(payments.signingKey)
+        #expect(signing.algorithm == .rs384)
+        #expect(signing.keyID == "payments-2026")
+        #expect(signing.audience == "https://auth.bank.example/")
+        // The certificate beside the key (2036) ends later than expires_at (2030): the earlier one counts.
+        let keyCertificate = try #require(NIOSSLCertificate.fromPEMFile(keys + "/signing-rsa.pem").first)
+        #expect(signing.certificateNotAfter == Date(timeIntervalSince1970: TimeInterval(keyCertificate.notValidAfter)))
+        #expect(payments.credentialExpiries.map(\.kind) == [.key])
+        #expect(payments.credentialExpiries.first?.expiresAt == Date(timeIntervalSince1970: 1_893_456_000))
+        #expect(!"\(payments)".contains("PRIVATE KEY"), "the key's text never prints")
+
+        let statements = clients[1]
+        #expect(statements.authMethod == .tlsClientAuth)
+        let certificate = try #require(statements.tlsClientCertificate)
+        #expect(certificate.certificateFile == keys + "/client-ec.crt")
+        #expect(certificate.keyFile == keys + "/client-ec.key")
+        let clientCertificate = try #require(NIOSSLCertificate.fromPEMFile(certificate.certificateFile).first)
+        let notAfter = Date(timeIntervalSince1970: TimeInterval(clientCertificate.notValidAfter))
+        #expect(statements.credentialExpiries.map(\.kind) == [.certificate])
+        #expect(statements.credentialExpiries.first?.expiresAt == notAfter)
+
+        let mixed = clients[2]
+        #expect(mixed.authMethod == .clientSecretBasic)
+        #expect(mixed.secret != nil && mixed.tlsClientCertificate != nil)
+    }
+
+    var fixturesKeys: String { Self.fixtures.appendingPathComponent("valid/keys").path }
+
     @Test(arguments: try ConfigLoaderTests.yamlFiles(in: "valid"))
     func validFixtureLoads(_ fixture: String) throws {
         let config = try Self.load("valid/\(fixture)")
@@ -320,7 +379,7 @@ import Testing
         #expect(environment.clients.count == 1)
         #expect(client.name == "reporting")
         #expect(client.clientID == "reporting-client")
-        #expect(client.secret.withRawValue { $0 } == "s3cr3t-value-123")
+        #expect(client.secret?.withRawValue { $0 } == "s3cr3t-value-123")
         #expect(client.authMethod == .clientSecretBasic)
         #expect(client.scope == nil)
         #expect(client.audience == nil)
@@ -349,7 +408,7 @@ import Testing
 
         let reporting = production.clients[0]
         #expect(reporting.clientID == "reporting-client")
-        #expect(reporting.secret.withRawValue { $0 } == "prod-s3cr3t-456")
+        #expect(reporting.secret?.withRawValue { $0 } == "prod-s3cr3t-456")
         #expect(reporting.authMethod == .clientSecretPost)
         #expect(reporting.scope == "accounts:read")
         #expect(reporting.audience == "https://api.example.com/")
@@ -360,7 +419,7 @@ import Testing
 
         let billing = production.clients[1]
         #expect(billing.clientID == "billing-client")
-        #expect(billing.secret.withRawValue { $0 } == "file-s3cr3t-789")
+        #expect(billing.secret?.withRawValue { $0 } == "file-s3cr3t-789")
         #expect(billing.authMethod == .clientSecretBasic)
         #expect(billing.parameters.isEmpty)
         #expect(billing.expiresAt == nil)
@@ -373,7 +432,7 @@ import Testing
         #expect(cat.proxy == nil)
         #expect(cat.ipPreference == .system)
         #expect(cat.clients.first?.authMethod == .clientSecretBasic)
-        #expect(cat.clients.first?.secret.withRawValue { $0 } == "s3cr3t-value-123")
+        #expect(cat.clients.first?.secret?.withRawValue { $0 } == "s3cr3t-value-123")
 
         #expect(
             config.targets.map(\.key.description) == [
@@ -402,7 +461,7 @@ import Testing
         let clients = try #require(config.environments.first).clients
         #expect(clients.map(\.clientID) == ["cat-client-id", "billing-cat-client-id-v2"])
         // The trailing newline of the file is not part of the secret.
-        #expect(clients.map { $0.secret.withRawValue { $0 } } == ["file-s3cr3t-789", "file-s3cr3t-789"])
+        #expect(clients.map { $0.secret?.withRawValue { $0 } } == ["file-s3cr3t-789", "file-s3cr3t-789"])
     }
 
     @Test func plainHTTPIsAllowedOnLoopback() throws {

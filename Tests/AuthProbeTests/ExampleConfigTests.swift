@@ -36,7 +36,7 @@ struct ExampleConfigTests {
         )
         #expect(config.environments[0].discoveryURL == "https://auth.apiture.com/oidc/.well-known/openid-configuration")
         #expect(config.targets.count == 3)
-        #expect(config.environments[0].clients[0].secret.withRawValue { $0 } == "production-secret")
+        #expect(config.environments[0].clients[0].secret?.withRawValue { $0 } == "production-secret")
         #expect(config.listen == ListenAddress(host: "127.0.0.1", port: 9470))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 import Yams
 
 /// The single validation pass behind ``ConfigLoader``: walks the YAML node tree, collects every
@@ -26,9 +27,12 @@ struct ConfigParser {
     ]
     private static let apiCheckKeys = ["url", "expect_status"]
     private static let clientKeys = [
-        "name", "client_id", "client_secret", "client_secret_file", "auth_method", "scope", "audience",
-        "parameters", "expires_at",
+        "name", "client_id", "client_secret", "client_secret_file", "auth_method", "private_key_file", "key_id",
+        "signing_algorithm", "assertion_audience", "tls_client_certificate_file", "tls_client_key_file", "scope",
+        "audience", "parameters", "expires_at",
     ]
+    /// Client keys that only `private_key_jwt` uses.
+    private static let signingKeys = ["private_key_file", "key_id", "signing_algorithm", "assertion_audience"]
 
     // MARK: - Levels
 
@@ -309,12 +313,13 @@ struct ConfigParser {
         } else {
             self.fail(node, field: "\(field).client_id", "required")
         }
-        let secret = self.parseSecret(fields, node: node, field: field)
         var authMethod = AuthMethod.clientSecretBasic
+        var methodKnown = true
         if let methodNode = fields["auth_method"], let text = self.string(methodNode, field: "\(field).auth_method") {
             if let method = AuthMethod(rawValue: text) {
                 authMethod = method
             } else {
+                methodKnown = false
                 let known = AuthMethod.allCases.map(\.rawValue).joined(separator: ", ")
                 self.fail(
                     methodNode,
@@ -322,6 +327,38 @@ struct ConfigParser {
                     "unknown method \"\(text)\" (expected one of: \(known))"
                 )
             }
+        }
+        var secret: Secret?
+        if authMethod.usesSecret {
+            if methodKnown { secret = self.parseSecret(fields, node: node, field: field) }
+        } else {
+            for key in ["client_secret", "client_secret_file"] {
+                if let extra = fields[key] {
+                    self.fail(
+                        extra,
+                        field: "\(field).\(key)",
+                        "not used with auth_method \(authMethod.rawValue); remove it"
+                    )
+                }
+            }
+        }
+        var signingKey: SigningKey?
+        if authMethod == .privateKeyJWT {
+            signingKey = self.parseSigningKey(fields, node: node, field: field)
+        } else {
+            for key in Self.signingKeys {
+                if let extra = fields[key] {
+                    self.fail(extra, field: "\(field).\(key)", "only used with auth_method private_key_jwt")
+                }
+            }
+        }
+        let certificate = self.parseClientCertificate(fields, node: node, field: field)
+        if authMethod == .tlsClientAuth, fields["tls_client_certificate_file"] == nil {
+            self.fail(
+                node,
+                field: "\(field).tls_client_certificate_file",
+                "required with auth_method tls_client_auth (and tls_client_key_file)"
+            )
         }
         let scope = fields["scope"].flatMap { self.string($0, field: "\(field).scope") }
         let audience = fields["audience"].flatMap { self.string($0, field: "\(field).audience") }
@@ -340,8 +377,11 @@ struct ConfigParser {
                 )
             }
         }
-        guard let name, let clientID, let secret else { return nil }
-        return ClientConfig(
+        guard let name, let clientID, methodKnown else { return nil }
+        guard secret != nil || !authMethod.usesSecret, signingKey != nil || authMethod != .privateKeyJWT,
+            certificate != nil || authMethod != .tlsClientAuth
+        else { return nil }
+        var client = ClientConfig(
             name: name,
             clientID: clientID,
             secret: secret,
@@ -351,6 +391,104 @@ struct ConfigParser {
             parameters: parameters,
             expiresAt: expiresAt
         )
+        client.signingKey = signingKey
+        client.tlsClientCertificate = certificate
+        return client
+    }
+
+    /// `private_key_file` (required), `key_id`, `signing_algorithm`, `assertion_audience`.
+    private mutating func parseSigningKey(_ fields: [String: Node], node: Node, field: String) -> SigningKey? {
+        guard let keyNode = fields["private_key_file"] else {
+            self.fail(node, field: "\(field).private_key_file", "required with auth_method private_key_jwt")
+            return nil
+        }
+        guard let pem = self.secretFromFile(keyNode, field: "\(field).private_key_file") else { return nil }
+        var algorithm = ClientAssertion.defaultAlgorithm(pem: pem)
+        if let algorithmNode = fields["signing_algorithm"],
+            let text = self.string(algorithmNode, field: "\(field).signing_algorithm")
+        {
+            guard let named = SigningKey.Algorithm(rawValue: text) else {
+                let known = SigningKey.Algorithm.allCases.map(\.rawValue).joined(separator: ", ")
+                self.fail(
+                    algorithmNode,
+                    field: "\(field).signing_algorithm",
+                    "unknown algorithm \"\(text)\" (expected one of: \(known))"
+                )
+                return nil
+            }
+            algorithm = named
+        }
+        let problemField = fields["signing_algorithm"] != nil ? "signing_algorithm" : "private_key_file"
+        guard let algorithm else {
+            // Never echo the file: it holds a private key.
+            self.fail(
+                keyNode,
+                field: "\(field).private_key_file",
+                "\(self.resolve(self.string(keyNode, field: field) ?? "")): not an unencrypted PEM RSA or EC (P-256, P-384) private key"
+            )
+            return nil
+        }
+        if let problem = ClientAssertion.problem(pem: pem, algorithm: algorithm) {
+            self.fail(fields[problemField] ?? keyNode, field: "\(field).\(problemField)", problem)
+            return nil
+        }
+        var key = SigningKey(pem: pem, algorithm: algorithm)
+        key.keyID = fields["key_id"].flatMap { self.string($0, field: "\(field).key_id") }
+        if let audienceNode = fields["assertion_audience"],
+            let text = self.string(audienceNode, field: "\(field).assertion_audience")
+        {
+            key.audience = text
+        }
+        // A certificate kept in the same file says until when the key is valid.
+        key.certificateNotAfter = pem.withRawValue { text in
+            (try? NIOSSLCertificate.fromPEMBytes(Array(text.utf8)))?.first.map {
+                Date(timeIntervalSince1970: TimeInterval($0.notValidAfter))
+            }
+        }
+        return key
+    }
+
+    /// `tls_client_certificate_file` and `tls_client_key_file`: both or neither, both loadable now.
+    private mutating func parseClientCertificate(
+        _ fields: [String: Node],
+        node: Node,
+        field: String
+    ) -> ClientCertificate? {
+        let certificateNode = fields["tls_client_certificate_file"]
+        let keyNode = fields["tls_client_key_file"]
+        switch (certificateNode, keyNode) {
+        case (nil, nil):
+            return nil
+        case (.some, nil):
+            self.fail(node, field: "\(field).tls_client_key_file", "required with tls_client_certificate_file")
+            return nil
+        case (nil, .some(let keyNode)):
+            self.fail(keyNode, field: "\(field).tls_client_certificate_file", "required with tls_client_key_file")
+            return nil
+        case (.some(let certificateNode), .some(let keyNode)):
+            let certificateField = "\(field).tls_client_certificate_file"
+            let keyField = "\(field).tls_client_key_file"
+            guard let certificatePath = self.string(certificateNode, field: certificateField),
+                let keyPath = self.string(keyNode, field: keyField),
+                let certificateFile = self.readablePath(
+                    certificatePath,
+                    node: certificateNode,
+                    field: certificateField
+                ),
+                let keyFile = self.readablePath(keyPath, node: keyNode, field: keyField)
+            else { return nil }
+            guard let first = (try? NIOSSLCertificate.fromPEMFile(certificateFile))?.first else {
+                self.fail(certificateNode, field: certificateField, "\(certificateFile): not a PEM certificate")
+                return nil
+            }
+            guard (try? NIOSSLPrivateKey(file: keyFile, format: .pem)) != nil else {
+                // Never echo the file: it holds a private key.
+                self.fail(keyNode, field: keyField, "\(keyFile): not an unencrypted PEM private key")
+                return nil
+            }
+            let notAfter = Date(timeIntervalSince1970: TimeInterval(first.notValidAfter))
+            return ClientCertificate(certificateFile: certificateFile, keyFile: keyFile, notAfter: notAfter)
+        }
     }
 
     /// Upper bounds that keep schedules meaningful (a probe once a year monitors nothing).

@@ -169,6 +169,13 @@ public enum AuthMethod: String, Sendable, CaseIterable {
     case clientSecretBasic = "client_secret_basic"
     /// `client_id` and `client_secret` as form fields.
     case clientSecretPost = "client_secret_post"
+    /// A JWT client assertion signed with the client's private key (RFC 7523, OpenID Connect Core §9).
+    case privateKeyJWT = "private_key_jwt"
+    /// `client_id` as a form field; the TLS client certificate is the credential (RFC 8705 §2).
+    case tlsClientAuth = "tls_client_auth"
+
+    /// Whether the method sends a client secret.
+    public var usesSecret: Bool { self == .clientSecretBasic || self == .clientSecretPost }
 }
 
 /// One machine-to-machine credential.
@@ -177,22 +184,27 @@ public struct ClientConfig: Sendable {
     public var name: String
     /// The OAuth client id.
     public var clientID: String
-    /// The client secret.
-    public var secret: Secret
+    /// The client secret (`client_secret_basic`, `client_secret_post`).
+    public var secret: Secret?
     public var authMethod: AuthMethod
+    /// The assertion signing key (`private_key_jwt`).
+    public var signingKey: SigningKey?
+    /// A TLS client certificate presented to the token endpoint (required by `tls_client_auth`, and
+    /// possible with any method where the provider asks for mutual TLS).
+    public var tlsClientCertificate: ClientCertificate?
     /// Optional `scope` form parameter.
     public var scope: String?
     /// Optional `audience` form parameter (Auth0, Okta and others require it).
     public var audience: String?
     /// Extra form parameters sent with the token request, in configuration order.
     public var parameters: [(name: String, value: String)]
-    /// Known expiry of the secret, if the provider told us one.
+    /// Known expiry of the secret (or of the signing key, for `private_key_jwt`), if the provider told us one.
     public var expiresAt: Date?
 
     public init(
         name: String,
         clientID: String,
-        secret: Secret,
+        secret: Secret?,
         authMethod: AuthMethod = .clientSecretBasic,
         scope: String? = nil,
         audience: String? = nil,

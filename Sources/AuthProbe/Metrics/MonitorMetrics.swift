@@ -62,7 +62,9 @@ public final class MonitorMetrics: Sendable {
         Name.clockSkew: "The provider's clock minus authprobe's, from the iat of the last issued JWT.",
         Name.jwksRotation: "Unix time of the run that first saw the current JWKS key set differ from the previous one.",
         Name.tlsExpiry: "Unix time at which the TLS certificate of the endpoint expires (notAfter).",
-        Name.credentialExpiry: "Unix time at which the credential expires, where known (kind: secret from expires_at).",
+        Name.credentialExpiry:
+            "Unix time at which the credential expires, where known (kind: secret or key from expires_at, "
+            + "certificate or key from a certificate's notAfter).",
         Name.buildInfo: "authprobe build information; always 1.",
     ]
 
@@ -177,14 +179,19 @@ public final class MonitorMetrics: Sendable {
         }
     }
 
-    /// Publishes the configured token cadence and the known expiry of each credential (`expires_at`).
+    /// Publishes the configured token cadence and the known expiry of each credential: `expires_at` of a
+    /// secret or signing key, the `notAfter` of a client or signing-key certificate.
     public func describeCredentials(_ targets: [ProbeTarget]) {
         for target in targets {
             self.gauge(Name.tokenInterval, ["environment": target.environment.name])
                 .set(Durations.seconds(target.environment.tokenInterval))
-            guard let expiresAt = target.client?.expiresAt else { continue }
-            self.gauge(Name.credentialExpiry, Self.labels(target.key).merging(["kind": "secret"]) { $1 })
-                .set(expiresAt.timeIntervalSince1970)
+            for expiry in target.client?.credentialExpiries ?? [] {
+                self.gauge(
+                    Name.credentialExpiry,
+                    Self.labels(target.key).merging(["kind": expiry.kind.rawValue]) { $1 }
+                )
+                .set(expiry.expiresAt.timeIntervalSince1970)
+            }
         }
     }
 

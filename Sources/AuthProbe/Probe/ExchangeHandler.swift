@@ -159,6 +159,26 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.complete(context: context, .failure(Self.classify(error, peerCertificate: peer, now: Date())))
     }
 
+    /// `tls_error` for a BoringSSL reason, with a hint where the reason points at a missing client certificate.
+    private static func alertFailure(_ reason: String) -> TransportFailure {
+        if reason == "TLSV1_ALERT_CERTIFICATE_REQUIRED" || reason == "SSLV3_ALERT_HANDSHAKE_FAILURE" {
+            return TransportFailure(
+                outcome: .tlsError,
+                detail: "TLS: the server refused the handshake (\(reason)); if it wants a client certificate, "
+                    + "set tls_client_certificate_file"
+            )
+        }
+        return TransportFailure(outcome: .tlsError, detail: "TLS: \(reason)")
+    }
+
+    /// BoringSSL's reason code (`TLSV1_ALERT_CERTIFICATE_REQUIRED`), without the library's source path.
+    static func boringSSLReason(_ error: any Error) -> String {
+        let text = "\(error)"
+        guard let range = text.range(of: "OPENSSL_internal:") else { return "TLS error" }
+        let reason = text[range.upperBound...].prefix { $0.isUppercase || $0.isNumber || $0 == "_" }
+        return reason.isEmpty ? "TLS error" : String(reason)
+    }
+
     static func notAfter(_ certificate: NIOSSLCertificate) -> Date {
         Date(timeIntervalSince1970: TimeInterval(certificate.notValidAfter))
     }
@@ -231,10 +251,15 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
                     detail: "TLS: the server certificate is not signed by a trusted CA (set ca_file for a private CA)"
                 )
             }
+            if case .handshakeFailed(let inner) = sslError { return Self.alertFailure(Self.boringSSLReason(inner)) }
             return TransportFailure(outcome: .tlsError, detail: "TLS: \(sslError)")
         }
         if error is NIOSSLExtraError {
             return TransportFailure(outcome: .tlsError, detail: "TLS: \(error)")
+        }
+        if error is BoringSSLError {
+            // An alert from the server, e.g. after a TLS 1.3 handshake that the client saw complete.
+            return Self.alertFailure(Self.boringSSLReason(error))
         }
         if let parserError = error as? HTTPParserError, case .invalidEOFState = parserError {
             return TransportFailure(

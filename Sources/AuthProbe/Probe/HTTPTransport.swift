@@ -35,11 +35,19 @@ public struct ConnectionOptions: Sendable, Equatable {
     public var proxy: ProxyAddress?
     /// Which resolved addresses to try, and in which order.
     public var ipPreference: IPPreference
+    /// A certificate to present when the server asks for one (mutual TLS).
+    public var clientCertificate: ClientCertificate?
 
-    public init(caFile: String? = nil, proxy: ProxyAddress? = nil, ipPreference: IPPreference = .system) {
+    public init(
+        caFile: String? = nil,
+        proxy: ProxyAddress? = nil,
+        ipPreference: IPPreference = .system,
+        clientCertificate: ClientCertificate? = nil
+    ) {
         self.caFile = caFile
         self.proxy = proxy
         self.ipPreference = ipPreference
+        self.clientCertificate = clientCertificate
     }
 }
 

@@ -14,9 +14,9 @@ import NIOSSL
 public struct NIOHTTPTransport: HTTPTransport {
     private let group: any EventLoopGroup
     private let tlsConfiguration: TLSConfiguration
-    /// One TLS context per extra CA file ("" for the system trust store alone): loading a trust store is
-    /// expensive, so contexts are built once and shared by every request.
-    private let sslContexts: NIOLockedValueBox<[String: NIOSSLContext]>
+    /// One TLS context per extra CA file and client certificate: loading a trust store is expensive, so
+    /// contexts are built once and shared by every request.
+    private let sslContexts: NIOLockedValueBox<[TLSContextKey: NIOSSLContext]>
     private let maxBodyBytes: Int
     private let userAgent: String
     private let resolver: HostResolver?
@@ -33,7 +33,9 @@ public struct NIOHTTPTransport: HTTPTransport {
         self.resolver = resolver
         self.group = group
         self.tlsConfiguration = tlsConfiguration
-        self.sslContexts = NIOLockedValueBox(["": try NIOSSLContext(configuration: tlsConfiguration)])
+        self.sslContexts = NIOLockedValueBox([
+            TLSContextKey(caFile: nil, clientCertificate: nil): try NIOSSLContext(configuration: tlsConfiguration)
+        ])
         self.maxBodyBytes = maxBodyBytes
         self.userAgent = "authprobe/\(AuthProbeVersion.current)"
     }
@@ -46,7 +48,7 @@ public struct NIOHTTPTransport: HTTPTransport {
         // Built (once per CA file) before the clock starts: loading a trust store is not the provider's time.
         var sslContext: NIOSSLContext?
         if target.isTLS {
-            switch self.sslContext(caFile: request.connection.caFile) {
+            switch self.sslContext(for: request.connection) {
             case .success(let context): sslContext = context
             case .failure(let failure): return HTTPExchange(result: .failure(failure), timings: PhaseTimings())
             }
@@ -160,18 +162,37 @@ public struct NIOHTTPTransport: HTTPTransport {
 
     // MARK: - Exchange on one connection
 
-    /// The TLS context trusting the system store plus `caFile`, built on first use.
-    private func sslContext(caFile: String?) -> Result<NIOSSLContext, TransportFailure> {
-        let key = caFile ?? ""
+    private struct TLSContextKey: Hashable {
+        var caFile: String?
+        var clientCertificate: ClientCertificate?
+    }
+
+    /// The TLS context trusting the system store plus the CA file, presenting the client certificate if any,
+    /// built on first use.
+    private func sslContext(for connection: ConnectionOptions) -> Result<NIOSSLContext, TransportFailure> {
+        let key = TLSContextKey(caFile: connection.caFile, clientCertificate: connection.clientCertificate)
         if let context = self.sslContexts.withLockedValue({ $0[key] }) { return .success(context) }
         var configuration = self.tlsConfiguration
-        configuration.additionalTrustRoots.append(.file(key))
+        if let caFile = connection.caFile {
+            configuration.additionalTrustRoots.append(.file(caFile))
+        }
         do {
+            if let certificate = connection.clientCertificate {
+                configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate.certificateFile)
+                    .map { .certificate($0) }
+                configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: certificate.keyFile, format: .pem))
+            }
             let context = try NIOSSLContext(configuration: configuration)
             self.sslContexts.withLockedValue { $0[key] = context }
             return .success(context)
         } catch {
-            return .failure(TransportFailure(outcome: .tlsError, detail: "cannot load CA file \(key): \(error)"))
+            let files = [connection.caFile, connection.clientCertificate?.certificateFile].compactMap { $0 }
+            return .failure(
+                TransportFailure(
+                    outcome: .tlsError,
+                    detail: "cannot load \(files.joined(separator: " or ")): \(error)"
+                )
+            )
         }
     }
 

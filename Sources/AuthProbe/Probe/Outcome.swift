@@ -44,6 +44,8 @@ public enum Outcome: String, Sendable, CaseIterable, Codable {
     /// 401/403 from the token endpoint without an RFC 6749 error body.
     case credentialRejected = "credential_rejected"
     case tokenResponseInvalid = "token_response_invalid"
+    /// The `private_key_jwt` client assertion could not be signed with the configured key.
+    case clientAssertionError = "client_assertion_error"
 
     // Issued token and API
     case jwtInvalidSignature = "jwt_invalid_signature"
@@ -60,7 +62,8 @@ public enum Outcome: String, Sendable, CaseIterable, Codable {
         switch self {
         case .success:
             return .none
-        case .invalidClient, .credentialRejected, .unauthorizedClient, .invalidGrant, .invalidScope:
+        case .invalidClient, .credentialRejected, .unauthorizedClient, .invalidGrant, .invalidScope,
+            .clientAssertionError:
             return .credential
         case .invalidRequest, .unsupportedGrantType, .oauthError:
             return .request

@@ -111,8 +111,24 @@ public struct Prober: Sendable {
         environment: EnvironmentConfig,
         jwks: String?
     ) async -> (StepResult, Secret?) {
-        var request = TokenRequest.make(endpoint: url, client: client)
+        var assertion: Secret?
+        if client.authMethod == .privateKeyJWT, let key = client.signingKey {
+            do {
+                assertion = try await ClientAssertion.sign(
+                    clientID: client.clientID,
+                    audience: key.audience ?? url,
+                    key: key,
+                    now: self.now()
+                )
+            } catch {
+                let detail = "cannot sign the client assertion: \(error)"
+                return (StepResult(step: .token, outcome: .clientAssertionError, detail: detail), nil)
+            }
+        }
+        var request = TokenRequest.make(endpoint: url, client: client, assertion: assertion)
         request.connection = environment.connection
+        // The client certificate authenticates the client: presented to the token endpoint only.
+        request.connection.clientCertificate = client.tlsClientCertificate
         let exchange = await self.transport.send(request, timeout: environment.timeout)
         switch exchange.result {
         case .failure(let failure):
@@ -121,9 +137,10 @@ public struct Prober: Sendable {
             var response = response
             if response.status != 200 {
                 // A provider may echo what it received in an error description: remove every form the
-                // secret was sent in before any of the body can reach a detail.
+                // credential was sent in before any of the body can reach a detail.
                 let text = String(decoding: response.body, as: UTF8.self)
-                response.body = Array(Redaction.redact(text, secrets: [client.secret], clientID: client.clientID).utf8)
+                let credentials = [client.secret, assertion].compactMap { $0 }
+                response.body = Array(Redaction.redact(text, secrets: credentials, clientID: client.clientID).utf8)
             }
             var result = ResponseClassifier.token(response, now: self.now())
             result.timings = exchange.timings
@@ -234,8 +251,9 @@ public struct Prober: Sendable {
 
 /// Builds the client-credentials token request (RFC 6749 §4.4, client authentication §2.3.1).
 public enum TokenRequest {
-    /// The POST for `client`. The only place the secret's raw value is read.
-    public static func make(endpoint: String, client: ClientConfig) -> TransportRequest {
+    /// The POST for `client`. The only place the secret's raw value is read. `assertion` is the signed
+    /// client assertion of a `private_key_jwt` client.
+    public static func make(endpoint: String, client: ClientConfig, assertion: Secret? = nil) -> TransportRequest {
         var form: [(String, String)] = [("grant_type", "client_credentials")]
         if let scope = client.scope { form.append(("scope", scope)) }
         if let audience = client.audience { form.append(("audience", audience)) }
@@ -247,13 +265,21 @@ public enum TokenRequest {
         switch client.authMethod {
         case .clientSecretBasic:
             // §2.3.1: id and secret are form-urlencoded before they are joined and base64-encoded.
-            let credentials = client.secret.withRawValue { secret in
+            let credentials = (client.secret ?? Secret("")).withRawValue { secret in
                 "\(FormEncoding.encode(client.clientID)):\(FormEncoding.encode(secret))"
             }
             headers.append(("Authorization", "Basic " + Data(credentials.utf8).base64EncodedString()))
         case .clientSecretPost:
             form.append(("client_id", client.clientID))
-            client.secret.withRawValue { form.append(("client_secret", $0)) }
+            client.secret?.withRawValue { form.append(("client_secret", $0)) }
+        case .privateKeyJWT:
+            // RFC 7523 §2.2; client_id is optional there, and helps providers that look the client up first.
+            form.append(("client_id", client.clientID))
+            form.append(("client_assertion_type", ClientAssertion.type))
+            assertion?.withRawValue { form.append(("client_assertion", $0)) }
+        case .tlsClientAuth:
+            // RFC 8705 §2: the certificate is the credential; client_id says whose it is.
+            form.append(("client_id", client.clientID))
         }
         return TransportRequest(
             method: "POST",

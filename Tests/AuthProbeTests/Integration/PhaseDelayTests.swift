@@ -23,7 +23,8 @@ struct PhaseDelayTests {
         #expect(String(decoding: response.body, as: UTF8.self) == Self.body)
         let timings = exchange.timings
         let delayed = timings[phase] ?? .zero
-        #expect(delayed >= least, "\(phase) took \(delayed)")
+        // The peer's clock and ours start a few microseconds apart: allow them 10 ms.
+        #expect(delayed >= least - .milliseconds(10), "\(phase) took \(delayed)")
         for other in Phase.allCases where other != phase {
             if let value = timings[other] {
                 #expect(value < .milliseconds(200), "\(other) took \(value) (\(phase) delayed)")
@@ -197,7 +198,7 @@ struct AddressSelectionTests {
         )
         let answering = try await RawTCPServer.start(script: [.send(PhaseDelayTests.response)], port: held.port)
         let transport = try Self.transport(port: held.port)
-        let exchange = await Self.get(transport, port: held.port, .system, timeout: .milliseconds(1600))
+        let exchange = await Self.get(transport, port: held.port, .system, timeout: .seconds(4))
         await held.close()
         await answering.close()
         guard case .success(let response) = exchange.result else {
@@ -208,6 +209,6 @@ struct AddressSelectionTests {
         // Half the deadline went to [::1] (given all of it, [::1] would have ended the request with
         // connect_timeout), then 127.0.0.1 answered.
         let connect = try #require(exchange.timings.connect)
-        #expect(connect >= .milliseconds(750), "\(connect)")
+        #expect(connect >= .milliseconds(1900), "\(connect)")
     }
 }

@@ -23,12 +23,17 @@ struct TestCertificate {
         return certificate
     }
 
-    /// A server context presenting this certificate.
-    func serverContext() throws -> NIOSSLContext {
-        let configuration = TLSConfiguration.makeServerConfiguration(
+    /// A server context presenting this certificate; with `clientCA`, it also demands a client
+    /// certificate issued by (or equal to) that file's certificate (mutual TLS).
+    func serverContext(clientCA: String? = nil) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMFile(self.certificateFile).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: self.keyFile, format: .pem))
         )
+        if let clientCA {
+            configuration.certificateVerification = .noHostnameVerification
+            configuration.trustRoots = .file(clientCA)
+        }
         return try NIOSSLContext(configuration: configuration)
     }
 
