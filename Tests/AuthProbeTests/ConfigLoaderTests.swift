@@ -404,6 +404,7 @@ import Testing
         #expect(production.insecureHTTP == false)
         #expect(production.proxy == ProxyAddress(host: "proxy.internal", port: 3128))
         #expect(production.ipPreference == .preferIPv4)
+        #expect(production.verifyAccessToken == false)
         #expect(production.clients.map(\.name) == ["reporting-service", "billing-service"])
 
         let reporting = production.clients[0]
@@ -431,6 +432,7 @@ import Testing
         #expect(cat.clients.map(\.name) == ["reporting-service"])
         #expect(cat.proxy == nil)
         #expect(cat.ipPreference == .system)
+        #expect(cat.verifyAccessToken)
         #expect(cat.clients.first?.authMethod == .clientSecretBasic)
         #expect(cat.clients.first?.secret?.withRawValue { $0 } == "s3cr3t-value-123")
 

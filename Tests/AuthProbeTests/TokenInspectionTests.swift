@@ -73,6 +73,68 @@ struct TokenInspectionTests {
         }
     }
 
+    /// A key jwt-kit cannot load (an encryption key with RSA-OAEP-256).
+    static let encryptionKey =
+        #"{"kty":"RSA","use":"enc","alg":"RSA-OAEP-256","kid":"enc-1","e":"AQAB","n":"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbg"}"#
+
+    static func probeToken(signedBy key: ES256PrivateKey, jwks: String, verify: Bool = true) async throws -> StepResult
+    {
+        let provider = try await FakeProvider.make()
+        let token = try await Self.token(key, kid: "k1", issuer: provider.issuer, lifetime: 300)
+        provider.set("/jwks", .json(200, jwks))
+        provider.set("/token", .json(200, #"{"access_token":"\#(token)","token_type":"Bearer","expires_in":300}"#))
+        var configured = TestTargets.target(provider)
+        configured.environment.verifyAccessToken = verify
+        let target = configured
+        let result = try await withRunningServices([provider.application()], waitingFor: [provider.port]) {
+            try await TestTargets.prober().probe(target)
+        }
+        return try #require(result.steps.last)
+    }
+
+    @Test("a key jwt-kit cannot use does not stop the token's own key from verifying it")
+    func unusableKeyBesideTheSigningKey() async throws {
+        let key = ES256PrivateKey()
+        let step = try await Self.probeToken(
+            signedBy: key,
+            jwks: #"{"keys":[\#(Self.encryptionKey),\#(try Self.jwk(key, kid: "k1"))]}"#
+        )
+        #expect(step.outcome == .success)
+        #expect(step.detail.hasSuffix("JWT verified against the JWKS"), "\(step.detail)")
+        #expect(step.tokenVerified == true)
+    }
+
+    @Test("a token whose key cannot be used is reported as not verified, not as a failure")
+    func unusableSigningKey() async throws {
+        let key = ES256PrivateKey()
+        // The published k1 is a key of a type that cannot verify signatures here.
+        let unusable = Self.encryptionKey.replacingOccurrences(of: #""kid":"enc-1""#, with: #""kid":"k1""#)
+        let step = try await Self.probeToken(signedBy: key, jwks: #"{"keys":[\#(unusable)]}"#)
+        #expect(step.outcome == .success)
+        #expect(step.detail.hasSuffix("JWT not verified"), "\(step.detail)")
+        #expect(step.tokenVerified == false)
+        #expect(step.notes.contains { $0.hasPrefix("no JWKS key usable to verify the token: kid k1 (kty RSA)") })
+
+        let metrics = MonitorMetrics()
+        metrics.record(
+            ProbeResult(target: TargetKey(environment: "fake", client: "svc"), startedAt: Date(), steps: [step])
+        )
+        let exposition = String(decoding: metrics.render(), as: UTF8.self)
+        #expect(exposition.contains(#"authprobe_token_signature_verified{client="svc",environment="fake"} 0.0"#))
+    }
+
+    @Test("verify_access_token: false leaves a token signed by an unknown key alone")
+    func inspectionOff() async throws {
+        let step = try await Self.probeToken(
+            signedBy: ES256PrivateKey(),
+            jwks: #"{"keys":[\#(try Self.jwk(ES256PrivateKey(), kid: "k1"))]}"#,
+            verify: false
+        )
+        #expect(step.outcome == .success, "\(step.detail)")
+        #expect(step.tokenVerified == nil)
+        #expect(step.notes.contains("access token not inspected (verify_access_token: false)"))
+    }
+
     @Test("an opaque token is not inspected")
     func opaque() async throws {
         let provider = try await FakeProvider.make()
@@ -80,8 +142,11 @@ struct TokenInspectionTests {
             try await TestTargets.prober().probe(TestTargets.target(provider))
         }
         #expect(result.succeeded)
-        #expect(result.steps.last?.clockSkew == nil)
         #expect(result.steps.last?.detail.contains("JWT") == false)
+        #expect(result.steps.last?.tokenVerified == nil)
+        // Without a JWT, the provider's clock comes from its Date header (whole seconds).
+        let skew = try #require(result.steps.last?.clockSkew)
+        #expect(abs(skew) < 2, "\(skew)")
     }
 
     @Test("a changed key set is a rotation, with its time")

@@ -23,7 +23,7 @@ struct ConfigParser {
     private static let retentionKeys = ["raw"]
     private static let environmentKeys = [
         "name", "issuer", "interval", "timeout", "token_interval", "insecure_http", "ca_file", "proxy",
-        "ip_preference", "api_check", "conformance_allow", "clients",
+        "ip_preference", "verify_access_token", "api_check", "conformance_allow", "clients",
     ]
     private static let apiCheckKeys = ["url", "expect_status"]
     private static let clientKeys = [
@@ -219,6 +219,8 @@ struct ConfigParser {
         environment.conformanceAllow = conformanceAllow
         environment.proxy = proxy
         environment.ipPreference = ipPreference
+        environment.verifyAccessToken =
+            fields["verify_access_token"].flatMap { self.bool($0, field: "\(field).verify_access_token") } ?? true
         return environment
     }
 

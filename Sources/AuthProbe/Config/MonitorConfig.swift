@@ -108,6 +108,9 @@ public struct EnvironmentConfig: Sendable {
     public var caFile: String?
     /// An HTTP proxy every request of this environment goes through.
     public var proxy: ProxyAddress?
+    /// Inspect JWT access tokens against the JWKS (false for providers whose access tokens are signed with
+    /// keys the OIDC JWKS does not publish).
+    public var verifyAccessToken = true
     /// Which address family to connect over when a host has both.
     public var ipPreference: IPPreference = .system
     /// One protected API call made with the issued token, after the token step.

@@ -40,6 +40,7 @@ public final class MonitorMetrics: Sendable {
         static let credentialExpiry = "credential_expiry_timestamp_seconds"
         static let tlsExpiry = "tls_certificate_expiry_timestamp_seconds"
         static let clockSkew = "clock_skew_seconds"
+        static let tokenVerified = "token_signature_verified"
         static let tokenInterval = "token_interval_seconds"
         static let conformanceViolation = "conformance_violation"
         static let jwksRotation = "jwks_last_rotation_timestamp_seconds"
@@ -59,7 +60,12 @@ public final class MonitorMetrics: Sendable {
         Name.conformanceViolation:
             "1 if the provider's last answer broke the rule (and the rule is not allowed), else 0.",
         Name.tokenInterval: "Configured time between token requests (token_interval), for alert rules.",
-        Name.clockSkew: "The provider's clock minus authprobe's, from the iat of the last issued JWT.",
+        Name.clockSkew:
+            "The provider's clock minus authprobe's: from the iat of the last issued JWT, else from the Date header "
+            + "of the last response (to about 0.5 s).",
+        Name.tokenVerified:
+            "1 if the last JWT access token's signature was verified against the JWKS, 0 if no published key "
+            + "could be used to verify it; absent for opaque tokens.",
         Name.jwksRotation: "Unix time of the run that first saw the current JWKS key set differ from the previous one.",
         Name.tlsExpiry: "Unix time at which the TLS certificate of the endpoint expires (notAfter).",
         Name.credentialExpiry:
@@ -124,6 +130,9 @@ public final class MonitorMetrics: Sendable {
             for rule in step.conformance.checked {
                 let labels = Self.labels(target).merging(["rule": rule.rawValue]) { $1 }
                 self.gauge(Name.conformanceViolation, labels).set(step.conformance.violated.contains(rule) ? 1.0 : 0.0)
+            }
+            if let verified = step.tokenVerified {
+                self.gauge(Name.tokenVerified, Self.labels(target)).set(verified ? 1.0 : 0.0)
             }
             if let skew = step.clockSkew {
                 self.gauge(Name.clockSkew, ["environment": target.environment]).set(skew)

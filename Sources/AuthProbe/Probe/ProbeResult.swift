@@ -65,8 +65,12 @@ public struct StepResult: Sendable {
     public var retryAfter: Duration?
     /// `notAfter` of the endpoint's TLS certificate, when the step used TLS.
     public var tlsCertificateExpiry: Date?
-    /// The provider's clock minus ours, in seconds (from the issued JWT's `iat`).
+    /// The provider's clock minus ours, in seconds: from the issued JWT's `iat` (token step), else from the
+    /// response's `Date` header.
     public var clockSkew: Double?
+    /// Token step with a JWT access token: whether its signature was verified against the JWKS (false when no
+    /// published key could be used). nil for opaque tokens and when inspection is turned off.
+    public var tokenVerified: Bool?
     /// Identity of the key set (its sorted key ids) of a JWKS step, to notice rotations.
     public var jwksFingerprint: String?
     /// The specification checks this step made and the provider's violations.

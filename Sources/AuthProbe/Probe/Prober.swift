@@ -79,6 +79,7 @@ public struct Prober: Sendable {
             result.timings = exchange.timings
             result.notes += hops
             result.tlsCertificateExpiry = exchange.certificateNotAfter
+            result.clockSkew = HTTPDate.skew(response, arrivedAt: self.now())
             return (result, discovery)
         }
     }
@@ -100,6 +101,7 @@ public struct Prober: Sendable {
             result.timings = exchange.timings
             result.notes += hops
             result.tlsCertificateExpiry = exchange.certificateNotAfter
+            result.clockSkew = HTTPDate.skew(response, arrivedAt: self.now())
             return (result, result.succeeded ? String(decoding: response.body, as: UTF8.self) : nil)
         }
     }
@@ -145,7 +147,12 @@ public struct Prober: Sendable {
             var result = ResponseClassifier.token(response, now: self.now())
             result.timings = exchange.timings
             result.tlsCertificateExpiry = exchange.certificateNotAfter
+            result.clockSkew = HTTPDate.skew(response, arrivedAt: self.now())
             guard result.succeeded, let token = ResponseClassifier.accessToken(response) else { return (result, nil) }
+            guard environment.verifyAccessToken else {
+                result.notes.append("access token not inspected (verify_access_token: false)")
+                return (result, token)
+            }
             if let jwks,
                 let inspection = await TokenInspector.inspect(
                     token: token,
@@ -157,7 +164,9 @@ public struct Prober: Sendable {
             {
                 result.outcome = inspection.outcome
                 result.detail = inspection.succeededDetail(after: result.detail)
-                result.clockSkew = inspection.clockSkew
+                // iat is the provider's own statement of its time: better than the Date header's whole seconds.
+                result.clockSkew = inspection.clockSkew ?? result.clockSkew
+                result.tokenVerified = inspection.verified
                 result.notes += inspection.notes
             }
             return (result, result.succeeded ? token : nil)

@@ -15,6 +15,8 @@ public enum TokenInspector {
         /// `iat` minus the local time the response arrived, in seconds (positive: the provider's clock is ahead).
         public var clockSkew: Double?
         public var notes: [String] = []
+        /// Whether the signature was checked: false when no JWKS key could be used for it.
+        public var verified = true
 
         /// The token step's detail after inspection: the token step's own on success, the JWT problem otherwise.
         func succeededDetail(after tokenDetail: String) -> String {
@@ -43,15 +45,30 @@ public enum TokenInspector {
                 detail: "the token's kid is not in the JWKS (key rotated without publishing?)"
             )
         }
+        // Keys are loaded one by one, and only those the token can name: a key of a type jwt-kit cannot use
+        // (an encryption key, an unsupported curve) must not stop the others from verifying the token.
         let keys = JWTKeyCollection()
-        do {
-            try await keys.add(jwksJSON: jwks)
-        } catch {
-            return Inspection(
+        var unusable: [String] = []
+        var loaded = 0
+        for key in Self.keyObjects(jwks) {
+            if let kid = header["kid"] as? String, key["kid"] as? String != kid { continue }
+            do {
+                let data = try JSONSerialization.data(withJSONObject: key)
+                try await keys.add(jwk: try JSONDecoder().decode(JWK.self, from: data))
+                loaded += 1
+            } catch {
+                let name = (key["kid"] as? String).map { "kid \($0)" } ?? "a key without kid"
+                unusable.append("\(name) (kty \(key["kty"] as? String ?? "?"))")
+            }
+        }
+        if loaded == 0 {
+            var inspection = Inspection(
                 outcome: .success,
                 detail: "JWT not verified",
-                notes: ["JWKS keys not usable for verification: \(error)"]
+                notes: ["no JWKS key usable to verify the token: \(unusable.joined(separator: ", "))"]
             )
+            inspection.verified = false
+            return inspection
         }
         let claims: AccessTokenClaims
         do {
@@ -98,10 +115,15 @@ public enum TokenInspector {
 
     /// The key ids a JWKS publishes.
     static func kids(_ jwks: String) -> Set<String> {
+        Set(Self.keyObjects(jwks).compactMap { $0["kid"] as? String })
+    }
+
+    /// The key objects of a JWKS document.
+    static func keyObjects(_ jwks: String) -> [[String: Any]] {
         guard let object = try? JSONSerialization.jsonObject(with: Data(jwks.utf8)) as? [String: Any],
             let keys = object["keys"] as? [[String: Any]]
         else { return [] }
-        return Set(keys.compactMap { $0["kid"] as? String })
+        return keys
     }
 
     private static func base64URLDecode(_ text: String) -> Data? {

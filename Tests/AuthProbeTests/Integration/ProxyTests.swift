@@ -78,6 +78,7 @@ struct ProxyTests {
         await silent.close()
         #expect(result.steps.map(\.outcome) == [.connectTimeout], "\(result.steps.map(\.detail))")
         #expect(result.steps.first?.detail.contains("did not open a tunnel before the deadline") == true)
-        #expect((result.steps.first?.timings.total ?? .seconds(9)) < .seconds(2))
+        // Bounded by the deadline (a hang would never end); generous, as the whole suite shares two cores.
+        #expect((result.steps.first?.timings.total ?? .seconds(99)) < .seconds(10))
     }
 }
