@@ -51,6 +51,8 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// The TLS handler of this connection, if any: the request waits for its handshake, and its peer
     /// certificate tells expiry and why verification failed.
     private let tlsHandler: NIOSSLClientHandler?
+    /// What the TLS handler's chain verification saw.
+    private let chain: CertificateChainObserver?
     private let maxBodyBytes: Int
     private let deadline: NIODeadline
     private let marker: FirstByteMarker
@@ -66,7 +68,7 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     init(
         head: HTTPRequestHead,
         body: [UInt8],
-        tlsHandler: NIOSSLClientHandler?,
+        tls: (handler: NIOSSLClientHandler, chain: CertificateChainObserver)?,
         maxBodyBytes: Int,
         deadline: NIODeadline,
         connectStart: NIODeadline,
@@ -75,7 +77,8 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     ) {
         self.head = head
         self.body = body
-        self.tlsHandler = tlsHandler
+        self.tlsHandler = tls?.handler
+        self.chain = tls?.chain
         self.maxBodyBytes = maxBodyBytes
         self.deadline = deadline
         self.marker = marker
@@ -105,7 +108,9 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .handshakeCompleted = event as? TLSUserEvent {
             self.stamps.tlsDoneAt = .now()
-            self.stamps.certificateNotAfter = self.tlsHandler?.peerCertificate.map(Self.notAfter)
+            // The verified chain's earliest notAfter; the leaf's when the server's certificate was not verified.
+            self.stamps.certificateNotAfter =
+                self.chain?.earliestNotAfter ?? self.tlsHandler?.peerCertificate.map(CertificateChainObserver.notAfter)
             self.sendRequest(context: context)
         }
         context.fireUserInboundEventTriggered(event)
@@ -155,8 +160,9 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         // Before the handshake completed, a TLS error is about the server's certificate (or the protocol).
-        let peer = self.stamps.tlsDoneAt == nil ? self.tlsHandler?.peerCertificate : nil
-        self.complete(context: context, .failure(Self.classify(error, peerCertificate: peer, now: Date())))
+        let chain = self.stamps.tlsDoneAt == nil ? self.chain : nil
+        let leaf = self.stamps.tlsDoneAt == nil ? self.tlsHandler?.peerCertificate : nil
+        self.complete(context: context, .failure(Self.classify(error, chain: chain, leaf: leaf, now: Date())))
     }
 
     /// `tls_error` for a BoringSSL reason, with a hint where the reason points at a missing client certificate.
@@ -177,10 +183,6 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard let range = text.range(of: "OPENSSL_internal:") else { return "TLS error" }
         let reason = text[range.upperBound...].prefix { $0.isUppercase || $0.isNumber || $0 == "_" }
         return reason.isEmpty ? "TLS error" : String(reason)
-    }
-
-    static func notAfter(_ certificate: NIOSSLCertificate) -> Date {
-        Date(timeIntervalSince1970: TimeInterval(certificate.notValidAfter))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -215,7 +217,12 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         context?.close(promise: nil)
     }
 
-    static func classify(_ error: any Error, peerCertificate: NIOSSLCertificate? = nil, now: Date = Date())
+    static func classify(
+        _ error: any Error,
+        chain: CertificateChainObserver? = nil,
+        leaf: NIOSSLCertificate? = nil,
+        now: Date = Date()
+    )
         -> TransportFailure
     {
         if let failure = error as? TransportFailure { return failure }
@@ -227,29 +234,8 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         if let sslError = error as? NIOSSLError {
             if case .handshakeFailed(let inner) = sslError, "\(inner)".contains("CERTIFICATE_VERIFY_FAILED") {
-                // BoringSSL does not say why; the certificate does.
-                if let peerCertificate {
-                    let notAfter = Self.notAfter(peerCertificate)
-                    if notAfter < now {
-                        return TransportFailure(
-                            outcome: .tlsCertificateExpired,
-                            detail:
-                                "TLS: the server certificate expired at \(ISO8601DateFormatter().string(from: notAfter))"
-                        )
-                    }
-                    let notBefore = Date(timeIntervalSince1970: TimeInterval(peerCertificate.notValidBefore))
-                    if notBefore > now {
-                        return TransportFailure(
-                            outcome: .tlsError,
-                            detail:
-                                "TLS: the server certificate is not valid before \(ISO8601DateFormatter().string(from: notBefore))"
-                        )
-                    }
-                }
-                return TransportFailure(
-                    outcome: .tlsCertificateUntrusted,
-                    detail: "TLS: the server certificate is not signed by a trusted CA (set ca_file for a private CA)"
-                )
+                // BoringSSL says only that verification failed; the certificate it refused says why.
+                return (chain ?? CertificateChainObserver()).failure(leaf: leaf, now: now)
             }
             if case .handshakeFailed(let inner) = sslError { return Self.alertFailure(Self.boringSSLReason(inner)) }
             return TransportFailure(outcome: .tlsError, detail: "TLS: \(sslError)")

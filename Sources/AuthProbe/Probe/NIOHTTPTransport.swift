@@ -230,16 +230,17 @@ public struct NIOHTTPTransport: HTTPTransport {
                             )
                         )
                     }
-                    var tlsHandler: NIOSSLClientHandler?
+                    var tls: (handler: NIOSSLClientHandler, chain: CertificateChainObserver)?
                     if let sslContext {
                         // SNI takes host names only; an IP literal is verified against the certificate's IP SANs.
                         let isIP = (try? SocketAddress(ipAddress: target.host, port: 0)) != nil
-                        let handler = try NIOSSLClientHandler(
+                        let chain = CertificateChainObserver()
+                        let handler = try chain.clientHandler(
                             context: sslContext,
                             serverHostname: isIP ? nil : target.host
                         )
                         try sync.addHandler(handler)
-                        tlsHandler = handler
+                        tls = (handler, chain)
                     }
                     let marker = FirstByteMarker()
                     try sync.addHandler(marker)
@@ -249,7 +250,7 @@ public struct NIOHTTPTransport: HTTPTransport {
                         ExchangeHandler(
                             head: head,
                             body: body,
-                            tlsHandler: tlsHandler,
+                            tls: tls,
                             maxBodyBytes: maxBodyBytes,
                             deadline: deadline,
                             connectStart: connectStart ?? .now(),

@@ -55,7 +55,7 @@ struct PhaseDelayTests {
     func connect() async throws {
         // The kernel retransmits an unanswered SYN after its initial retransmission timeout of 1 s.
         let server = try await RawTCPServer.start(script: [.send(Self.response)], holdConnections: Self.delay)
-        let exchange = await try NIOHTTPTransport().send(
+        let exchange = try await NIOHTTPTransport().send(
             TransportRequest(method: "GET", url: "http://127.0.0.1:\(server.port)/"),
             timeout: .seconds(5)
         )
@@ -72,7 +72,7 @@ struct PhaseDelayTests {
             tls: try certificate.serverContext(),
             handshakeDelay: Self.delay
         )
-        let exchange = await try NIOHTTPTransport().send(
+        let exchange = try await NIOHTTPTransport().send(
             TransportRequest(
                 method: "GET",
                 url: "https://127.0.0.1:\(server.port)/",
@@ -87,7 +87,7 @@ struct PhaseDelayTests {
     @Test("processing: the server thinks before the first byte")
     func processing() async throws {
         let server = try await RawTCPServer.start(script: [.pause(Self.delay), .send(Self.response)])
-        let exchange = await try NIOHTTPTransport().send(
+        let exchange = try await NIOHTTPTransport().send(
             TransportRequest(method: "GET", url: "http://127.0.0.1:\(server.port)/"),
             timeout: .seconds(5)
         )
@@ -102,7 +102,7 @@ struct PhaseDelayTests {
         let server = try await RawTCPServer.start(
             script: [.send(Array(bytes[..<split])), .pause(Self.delay), .send(Array(bytes[split...]))]
         )
-        let exchange = await try NIOHTTPTransport().send(
+        let exchange = try await NIOHTTPTransport().send(
             TransportRequest(method: "GET", url: "http://127.0.0.1:\(server.port)/"),
             timeout: .seconds(5)
         )
@@ -115,7 +115,7 @@ struct PhaseDelayTests {
         let certificate = try await TestCertificate.make(subjectAltName: "DNS:elsewhere.test")
         defer { certificate.remove() }
         let server = try await RawTCPServer.start(script: [.send(Self.response)], tls: try certificate.serverContext())
-        let exchange = await try NIOHTTPTransport().send(
+        let exchange = try await NIOHTTPTransport().send(
             TransportRequest(
                 method: "GET",
                 url: "https://127.0.0.1:\(server.port)/",
