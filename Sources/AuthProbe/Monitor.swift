@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 
 /// The assembled service: configuration → store, metrics, scheduler and HTTP server.
@@ -33,7 +34,9 @@ public struct Monitor: Sendable {
             sinks: [StoreSink(store: store, logger: logger), MetricsSink(metrics: metrics), LogSink(logger: logger)],
             concurrency: config.concurrency,
             clock: ContinuousClock(),
-            logger: logger
+            logger: logger,
+            // Runs share the transport's event loops (a test's own transport has none to share).
+            executors: transport == nil ? EventLoopTaskExecutor.all(of: MultiThreadedEventLoopGroup.singleton) : []
         )
         let retention = RetentionService(
             store: store,

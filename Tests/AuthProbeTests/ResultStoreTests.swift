@@ -57,6 +57,36 @@ struct ResultStoreTests {
         #expect(history.jwksKeys == ["prod": 3])
     }
 
+    @Test("every result keeps its phase timings; a phase that did not happen is NULL")
+    func phases() async throws {
+        let queue = try DatabaseQueue()
+        let store = try ResultStore(writer: queue)
+        let timings = PhaseTimings(
+            dns: .zero,
+            connect: .milliseconds(2),
+            processing: .milliseconds(30),
+            transfer: .microseconds(500),
+            total: .microseconds(32_500)
+        )
+        let step = StepResult(step: .discovery, outcome: .success, httpStatus: 200, timings: timings)
+        try await store.insert(ProbeResult(target: Self.key, startedAt: Date(), steps: [step]))
+        let row = try #require(
+            try await queue.read { db in
+                try Row.fetchOne(
+                    db,
+                    sql: "SELECT dns_seconds, connect_seconds, tls_seconds, processing_seconds, transfer_seconds, "
+                        + "duration_seconds FROM step_result"
+                )
+            }
+        )
+        #expect(row["dns_seconds"] as Double? == 0)
+        #expect(row["connect_seconds"] as Double? == 0.002)
+        #expect(row["tls_seconds"] as Double? == nil)
+        #expect(row["processing_seconds"] as Double? == 0.03)
+        #expect(row["transfer_seconds"] as Double? == 0.0005)
+        #expect(row["duration_seconds"] as Double? == 0.0325)
+    }
+
     @Test("a step that never succeeded counts all its failures")
     func neverSucceeded() async throws {
         let store = try ResultStore(writer: DatabaseQueue())

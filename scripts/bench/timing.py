@@ -1,12 +1,12 @@
 """authprobe timing benchmark (see scripts/benchmark).
 
-Everything runs on 127.0.0.1. An asyncio HTTP server answers /d<ms>/... after sleeping <ms> milliseconds;
+Everything runs on 127.0.0.1. A single-threaded HTTP server in its own process answers /d<ms>/... after
+waiting exactly <ms> milliseconds;
 authprobe, curl and blackbox_exporter each time the same discovery URLs, and their reported durations are
 compared with the injected delay. CPU time comes from /proc/<pid>/stat of the long-running processes
 (authprobe, blackbox_exporter) and from the exit accounting of the curl processes.
 """
 import argparse
-import asyncio
 import json
 import os
 import socket
@@ -15,7 +15,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 
@@ -42,39 +41,72 @@ def response_for(path, port):
 
 
 class DelayServer:
-    """An asyncio server on its own thread: little overhead of its own, so the injected delay dominates."""
+    """The delay server, in a process of its own (see serve()): no thread of this driver, and no GIL it
+    holds, can delay an answer. Its log gives the server's own time per discovery request."""
 
-    def __init__(self):
-        self.loop = asyncio.new_event_loop()
-        self.port = free_port()
-        ready = threading.Event()
-
-        def run():
-            asyncio.set_event_loop(self.loop)
-            server = self.loop.run_until_complete(asyncio.start_server(self.handle, "127.0.0.1", self.port))
-            self.server = server
-            ready.set()
-            self.loop.run_forever()
-
-        threading.Thread(target=run, daemon=True).start()
-        ready.wait()
-
-    async def handle(self, reader, writer):
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            path = head.split(b"\r\n", 1)[0].split(b" ")[1].decode()
-            delay_ms, response = response_for(path, self.port)
-            if delay_ms:
-                await asyncio.sleep(delay_ms / 1000)
-            writer.write(response)
-            await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, IndexError):
-            pass
-        finally:
-            writer.close()
+    def __init__(self, work):
+        self.log = os.path.join(work, "served.log")
+        self.process = subprocess.Popen([sys.executable, __file__, "--serve", self.log], stdout=subprocess.PIPE,
+                                        text=True)
+        self.port = int(self.process.stdout.readline())
+        self.read_until = 0
 
     def shutdown(self):
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+    def overshoot_ms(self):
+        """The median of the server's own time beyond the injected delay since the last call."""
+        with open(self.log) as f:
+            f.seek(self.read_until)
+            lines = f.readlines()
+            self.read_until = f.tell()
+        extra = [float(total) * 1000 - int(delay) for delay, total in (line.split() for line in lines)]
+        return statistics.median(extra) if extra else float("nan")
+
+
+def serve(log_path):
+    """A single-threaded blocking server: it accepts a connection, reads the request, waits the delay exactly
+    (sleeping, then spinning for the last 2 ms), answers and closes. The tools probe one request at a time,
+    so no request waits for another, and with no event loop or thread start in the way the server adds the
+    same small time to every tool's request. Each discovery request logs the delay and the server's own
+    time from having read the request to starting to send the answer."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    port = listener.getsockname()[1]
+    print(port, flush=True)
+    log = open(log_path, "a", buffering=1)
+    while True:
+        connection, _ = listener.accept()
+        try:
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            connection.settimeout(5)
+            head = b""
+            while b"\r\n\r\n" not in head and len(head) < 65536:
+                chunk = connection.recv(4096)
+                if not chunk:
+                    break
+                head += chunk
+            received = time.perf_counter()
+            path = head.split(b"\r\n", 1)[0].split(b" ")[1].decode()
+            delay_ms, response = response_for(path, port)
+            if delay_ms:
+                until = received + delay_ms / 1000
+                if delay_ms > 2:
+                    time.sleep(delay_ms / 1000 - 0.002)
+                while time.perf_counter() < until:
+                    pass
+            # Stamped before sending: on loopback, send() may hand the CPU to the client before it returns.
+            answered = time.perf_counter()
+            connection.sendall(response)
+            if path.endswith("/openid-configuration"):
+                log.write(f"{delay_ms} {answered - received:.9f}\n")
+        except (OSError, IndexError):
+            pass
+        finally:
+            connection.close()
 
 
 def free_port():
@@ -188,26 +220,33 @@ def main():
     parser.add_argument("--seconds", type=int, default=40)
     args = parser.parse_args()
 
-    server = DelayServer()
-    port = server.port
     with tempfile.TemporaryDirectory() as work:
+        server = DelayServer(work)
+        port = server.port
         print(f"probing delays {DELAYS_MS} ms on 127.0.0.1:{port} for about {args.seconds} s per tool", file=sys.stderr)
         authprobe = run_authprobe(args.authprobe, port, args.seconds, work)
+        overshoot = {"authprobe": server.overshoot_ms()}
         count = len(authprobe[0])
         curl = run_curl(port, count)
+        overshoot["curl"] = server.overshoot_ms()
         blackbox = run_blackbox(port, count, work)
-    server.shutdown()
+        overshoot["blackbox_exporter"] = server.overshoot_ms()
+        server.shutdown()
 
     results = {"authprobe": authprobe, "curl": curl, "blackbox_exporter": blackbox}
-    print(f"{'tool':<18} {'requests':>8} {'median err ms':>14} {'p99 err ms':>11} {'cpu ms/request':>15}")
+    print(f"{'tool':<18} {'requests':>8} {'median err ms':>14} {'p99 err ms':>11} {'cpu ms/request':>15} "
+          f"{'server ms':>10}")
     medians = {}
     for name, (errors, cpu, requests) in results.items():
         median, p99 = summary(errors)
         medians[name] = median
-        print(f"{name:<18} {len(errors):>8} {median:>14.3f} {p99:>11.3f} {cpu * 1000:>15.3f}")
+        print(f"{name:<18} {len(errors):>8} {median:>14.3f} {p99:>11.3f} {cpu * 1000:>15.3f} "
+              f"{overshoot[name]:>10.3f}")
     ap_err, curl_err, bb_err = medians["authprobe"], medians["curl"], medians["blackbox_exporter"]
     ap_cpu, bb_cpu = authprobe[1], blackbox[1]
     print()
+    print("err: reported duration - injected delay; server ms: the delay server's own time beyond the delay")
+    print("(request read to answer sent), a part of every tool's error that is not the tool's.")
     print(f"authprobe - curl median error: {ap_err - curl_err:+.3f} ms (target: within 0.2 ms)")
     print(f"authprobe / blackbox_exporter median error: {ap_err / bb_err if bb_err else float('inf'):.2f} (target: <= 0.8)")
     print(f"authprobe / blackbox_exporter CPU per request: {ap_cpu / bb_cpu if bb_cpu else float('inf'):.2f} (target: <= 0.5)")
@@ -215,4 +254,7 @@ def main():
 
 if __name__ == "__main__":
     import urllib.parse  # noqa: E402  (used in run_blackbox)
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
+        serve(sys.argv[2])
+    else:
+        main()

@@ -220,8 +220,16 @@ public final class MonitorMetrics: Sendable {
     }
 
     private static func descriptor(_ name: String) -> MetricNameDescriptor {
-        MetricNameDescriptor(namespace: "authprobe", metricName: name, unitName: "", helpText: Self.help[name] ?? "")
+        Self.descriptors[name]
+            ?? MetricNameDescriptor(namespace: "authprobe", metricName: name, unitName: "", helpText: "")
     }
+
+    /// Built once: every probe result touches a dozen series. Never mutated after initialization.
+    nonisolated(unsafe) private static let descriptors: [String: MetricNameDescriptor] = Dictionary(
+        uniqueKeysWithValues: MonitorMetrics.help.map { name, help in
+            (name, MetricNameDescriptor(namespace: "authprobe", metricName: name, unitName: "", helpText: help))
+        }
+    )
 
     private func gauge(_ name: String, _ labels: [String: String]) -> Gauge {
         self.registry.makeGauge(descriptor: Self.descriptor(name), labels: Self.ordered(labels))

@@ -28,15 +28,84 @@ struct ExchangeRecord: Sendable {
 
 /// Notes when the first application byte arrives: it sits after TLS (so handshake bytes do not count)
 /// and before the HTTP decoder (so the time is the byte's, not the parsed head's).
+///
+/// The serialized request is written from here, below the HTTP decoder, so it goes to the wire (through
+/// TLS, if any) as it is.
 final class FirstByteMarker: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private(set) var firstByteAt: NIODeadline?
+    private var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    /// Writes and flushes `bytes` toward the socket.
+    func send(_ bytes: [UInt8]) {
+        guard let context = self.context else { return }
+        context.writeAndFlush(self.wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if self.firstByteAt == nil { self.firstByteAt = .now() }
         context.fireChannelRead(data)
+    }
+}
+
+/// Stamps the TCP connect as tightly as the pipeline allows: right before the connect system call (the
+/// outbound `connect` goes from here to the socket) and as soon as the connection is seen established.
+/// It sits first in the pipeline, so the other handlers' work is not counted as network time.
+///
+/// A request that needs no TLS goes out from here too, the moment the connection is up: the server's
+/// clock starts with it, and the other handlers' work would otherwise sit in front of it.
+final class ConnectTimer: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private(set) var startedAt: NIODeadline?
+    private(set) var activeAt: NIODeadline?
+    private var request: ByteBuffer?
+
+    /// `request`: the serialized request to send as soon as the connection is up (plain http).
+    init(request: ByteBuffer? = nil) {
+        self.request = request
+    }
+
+    /// Whether the request is sent from here.
+    var sendsRequest: Bool { self.request != nil || self.sent }
+    private var sent = false
+
+    func connect(context: ChannelHandlerContext, to address: SocketAddress, promise: EventLoopPromise<Void>?) {
+        self.startedAt = .now()
+        context.connect(to: address, promise: promise)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.activeAt = .now()
+        if let request = self.request {
+            self.request = nil
+            self.sent = true
+            context.writeAndFlush(self.wrapOutboundOut(request), promise: nil)
+        }
+        context.fireChannelActive()
+    }
+}
+
+/// Lets the HTTP response decoder see the request's method (it must, to know whether a body follows),
+/// without anything of it reaching the wire: the request itself is written already serialized.
+final class RequestMethodNote: ChannelOutboundHandler {
+    typealias OutboundIn = HTTPClientRequestPart
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        promise?.succeed(())
     }
 }
 
@@ -46,8 +115,9 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundOut = HTTPClientRequestPart
 
-    private let head: HTTPRequestHead
-    private let body: [UInt8]
+    /// The whole request, already serialized.
+    private let request: [UInt8]
+    private let method: HTTPMethod
     /// The TLS handler of this connection, if any: the request waits for its handshake, and its peer
     /// certificate tells expiry and why verification failed.
     private let tlsHandler: NIOSSLClientHandler?
@@ -56,6 +126,11 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let maxBodyBytes: Int
     private let deadline: NIODeadline
     private let marker: FirstByteMarker
+    private let connectTimer: ConnectTimer
+    /// The start of an earlier attempt at another address, which this connection's time includes.
+    private let earlierStart: NIODeadline?
+    /// Through a proxy tunnel, the connection counts as established when the tunnel is, not at TCP connect.
+    private let tunnelled: Bool
     private let promise: EventLoopPromise<ExchangeRecord>
 
     private var stamps: ExchangeStamps
@@ -66,24 +141,43 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var deadlineTask: Scheduled<Void>?
 
     init(
-        head: HTTPRequestHead,
-        body: [UInt8],
+        request: [UInt8],
+        method: HTTPMethod,
         tls: (handler: NIOSSLClientHandler, chain: CertificateChainObserver)?,
         maxBodyBytes: Int,
         deadline: NIODeadline,
-        connectStart: NIODeadline,
+        earlierStart: NIODeadline?,
+        connectTimer: ConnectTimer,
+        tunnelled: Bool,
         marker: FirstByteMarker,
         promise: EventLoopPromise<ExchangeRecord>
     ) {
-        self.head = head
-        self.body = body
+        self.request = request
+        self.method = method
         self.tlsHandler = tls?.handler
         self.chain = tls?.chain
         self.maxBodyBytes = maxBodyBytes
         self.deadline = deadline
         self.marker = marker
         self.promise = promise
-        self.stamps = ExchangeStamps(connectStart: connectStart)
+        self.connectTimer = connectTimer
+        self.earlierStart = earlierStart
+        self.tunnelled = tunnelled
+        self.stamps = ExchangeStamps(connectStart: earlierStart ?? .now())
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        // Bookkeeping before anything is timed, so that none of it runs between sending the request and
+        // reading the answer. The decoder notes the method (RequestMethodNote keeps it off the wire).
+        let head = HTTPRequestHead(version: .http1_1, method: self.method, uri: "/")
+        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+        // The deadline is absolute; until the connection is up, the connect timeout (and a proxy tunnel's
+        // own timer) speak for it.
+        let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        self.deadlineTask = context.eventLoop.scheduleTask(deadline: self.deadline) {
+            loopBoundSelf.value.timedOut(context: loopBoundContext.value)
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -94,14 +188,15 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        self.stamps.connectedAt = .now()
-        // The bootstrap's connect timeout covers the connect phase; from here on this deadline does.
-        let loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
-        self.deadlineTask = context.eventLoop.scheduleTask(deadline: self.deadline) {
-            loopBoundSelf.value.timedOut(context: loopBoundContext.value)
+        if self.earlierStart == nil, let started = self.connectTimer.startedAt { self.stamps.connectStart = started }
+        self.stamps.connectedAt = self.tunnelled ? .now() : (self.connectTimer.activeAt ?? .now())
+        if self.tlsHandler == nil {
+            if self.connectTimer.sendsRequest {
+                self.stamps.requestSentAt = self.stamps.connectedAt
+            } else {
+                self.sendRequest(context: context)
+            }
         }
-        if self.tlsHandler == nil { self.sendRequest(context: context) }
         context.fireChannelActive()
     }
 
@@ -120,12 +215,7 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         // Processing starts when the request is handed to the connection (writing it is part of it, as in
         // curl's starttransfer - pretransfer), right where connect or TLS ended.
         self.stamps.requestSentAt = self.stamps.tlsDoneAt ?? self.stamps.connectedAt
-        context.write(self.wrapOutboundOut(.head(self.head)), promise: nil)
-        if !self.body.isEmpty {
-            let buffer = context.channel.allocator.buffer(bytes: self.body)
-            context.write(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        }
-        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+        self.marker.send(self.request)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -197,6 +287,7 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func timedOut(context: ChannelHandlerContext) {
+        guard self.stamps.connectedAt != nil else { return }
         let failure: TransportFailure
         if self.tlsHandler != nil && self.stamps.tlsDoneAt == nil {
             failure = TransportFailure(outcome: .timeout, detail: "TLS handshake did not finish before the deadline")

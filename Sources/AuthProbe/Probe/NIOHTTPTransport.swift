@@ -41,7 +41,7 @@ public struct NIOHTTPTransport: HTTPTransport {
     }
 
     public func send(_ request: TransportRequest, timeout: Duration) async -> HTTPExchange {
-        guard let target = RequestTarget(parsing: request.url) else {
+        guard let target = RequestTarget.cached(request.url) else {
             let failure = TransportFailure(outcome: .connectionError, detail: "not an http(s) URL")
             return HTTPExchange(result: .failure(failure), timings: PhaseTimings())
         }
@@ -53,6 +53,13 @@ public struct NIOHTTPTransport: HTTPTransport {
             case .failure(let failure): return HTTPExchange(result: .failure(failure), timings: PhaseTimings())
             }
         }
+        guard Self.requestBytes(request, target: target, userAgent: self.userAgent) != nil else {
+            let failure = TransportFailure(
+                outcome: .httpProtocolError,
+                detail: "refusing to send a header with a line break"
+            )
+            return HTTPExchange(result: .failure(failure), timings: PhaseTimings())
+        }
         let proxy = request.connection.proxy
         let start = NIODeadline.now()
         let deadline = start + TimeAmount(timeout)
@@ -61,7 +68,8 @@ public struct NIOHTTPTransport: HTTPTransport {
             timings.total = Self.elapsed(from: start, to: .now())
             return HTTPExchange(result: result, timings: timings)
         }
-        let eventLoop = self.group.next()
+        // The caller's own event loop when it runs on one (a scheduler run does): no thread hop per request.
+        let eventLoop = self.group.any()
 
         // Phases are contiguous by construction: each starts where the previous one ended, so they add up
         // to the total exactly, whatever the machine's load does to the gaps between events.
@@ -209,16 +217,20 @@ public struct NIOHTTPTransport: HTTPTransport {
         let promise = eventLoop.makePromise(of: ExchangeRecord.self)
         let began = connectStart ?? .now()
         let proxy = request.connection.proxy
-        let head = self.requestHead(request, target: target)
-        let body = request.body
+        let requestBytes = Self.requestBytes(request, target: target, userAgent: self.userAgent) ?? []
+        let requestBuffer = ByteBufferAllocator().buffer(bytes: requestBytes)
         let maxBodyBytes = self.maxBodyBytes
         let userAgent = self.userAgent
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(max(connectBudget, .nanoseconds(1)))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    // Plain http, not through a CONNECT tunnel: the request leaves as soon as TCP connects.
+                    let sendsOnConnect = !target.isTLS
+                    let connectTimer = ConnectTimer(request: sendsOnConnect ? requestBuffer : nil)
+                    try sync.addHandler(connectTimer)
                     if let proxy, target.isTLS {
                         // The tunnel comes first: TLS and HTTP start only once the proxy has connected it.
                         try sync.addHandler(
@@ -244,38 +256,43 @@ public struct NIOHTTPTransport: HTTPTransport {
                     }
                     let marker = FirstByteMarker()
                     try sync.addHandler(marker)
-                    try sync.addHandler(HTTPRequestEncoder())
+                    try sync.addHandler(RequestMethodNote())
                     try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
                     try sync.addHandler(
                         ExchangeHandler(
-                            head: head,
-                            body: body,
+                            request: requestBytes,
+                            method: HTTPMethod(rawValue: request.method),
                             tls: tls,
                             maxBodyBytes: maxBodyBytes,
                             deadline: deadline,
-                            connectStart: connectStart ?? .now(),
+                            earlierStart: connectStart,
+                            connectTimer: connectTimer,
+                            tunnelled: proxy != nil && target.isTLS,
                             marker: marker,
                             promise: promise
                         )
                     )
                 }
             }
-        do {
-            _ = try await bootstrap.connect(to: address).get()
-        } catch {
+        // One await for the whole exchange: the connect's completion chains to the handler's result on the
+        // event loop, instead of resuming this task in between (which would delay reading the answer).
+        let viaProxy = proxy != nil
+        let record = bootstrap.connect(to: address).flatMap { _ in
+            promise.futureResult
+        }.flatMapErrorThrowing { error in
             // The connect's own error is the precise one; the handler may already have completed the
             // promise with a generic "torn down" while the failed channel was closed.
             let record = ExchangeRecord(
-                result: .failure(Self.classifyConnect(error, address: address, viaProxy: proxy != nil)),
+                result: .failure(Self.classifyConnect(error, address: address, viaProxy: viaProxy)),
                 stamps: ExchangeStamps(connectStart: began)
             )
             promise.succeed(record)
             return record
         }
         do {
-            return try await promise.futureResult.get()
+            return try await record.get()
         } catch {
-            // The handler only ever succeeds the promise; keep a value if that ever changes.
+            // Neither future fails past flatMapErrorThrowing; keep a value if that ever changes.
             return ExchangeRecord(
                 result: .failure(TransportFailure(outcome: .connectionError, detail: "\(error)")),
                 stamps: ExchangeStamps(connectStart: began)
@@ -283,24 +300,27 @@ public struct NIOHTTPTransport: HTTPTransport {
         }
     }
 
-    private func requestHead(_ request: TransportRequest, target: RequestTarget) -> HTTPRequestHead {
+    /// The request as it goes on the wire, serialized before the clock starts so that none of this work is
+    /// counted as the provider's time; nil when a header would break the message (a line break in a value).
+    static func requestBytes(_ request: TransportRequest, target: RequestTarget, userAgent: String) -> [UInt8]? {
         // Plain http through a proxy is sent to it in absolute form (RFC 9112 §3.2.2).
         let absolute = request.connection.proxy != nil && !target.isTLS
-        var head = HTTPRequestHead(
-            version: .http1_1,
-            method: HTTPMethod(rawValue: request.method),
-            uri: absolute ? "http://\(target.hostHeader)\(target.pathAndQuery)" : target.pathAndQuery
-        )
-        head.headers.add(name: "Host", value: target.hostHeader)
-        head.headers.add(name: "User-Agent", value: self.userAgent)
-        head.headers.add(name: "Connection", value: "close")
+        let uri = absolute ? "http://\(target.hostHeader)\(target.pathAndQuery)" : target.pathAndQuery
+        var fields: [(name: String, value: String)] = [
+            ("Host", target.hostHeader), ("User-Agent", userAgent), ("Connection", "close"),
+        ]
         if !request.body.isEmpty || request.method == "POST" {
-            head.headers.add(name: "Content-Length", value: String(request.body.count))
+            fields.append(("Content-Length", String(request.body.count)))
         }
-        for field in request.headers {
-            head.headers.add(name: field.name, value: field.value)
-        }
-        return head
+        fields += request.headers
+        func isClean(_ text: String) -> Bool { !text.utf8.contains { $0 == 13 || $0 == 10 || $0 == 0 } }
+        guard isClean(request.method), isClean(uri), !uri.contains(" "),
+            fields.allSatisfy({ isClean($0.name) && isClean($0.value) && !$0.name.contains(":") })
+        else { return nil }
+        var text = "\(request.method) \(uri) HTTP/1.1\r\n"
+        for field in fields { text += "\(field.name): \(field.value)\r\n" }
+        text += "\r\n"
+        return Array(text.utf8) + request.body
     }
 
     // MARK: - DNS

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// The parts of an `http(s)://` URL a client needs to connect and to write the request line.
 struct RequestTarget: Sendable, Equatable {
@@ -9,6 +10,23 @@ struct RequestTarget: Sendable, Equatable {
     /// Path and query as sent on the request line (`/` when the URL has no path).
     var pathAndQuery: String
 
+    /// Whether the host is loopback (`localhost`, 127.0.0.0/8, ::1).
+    var isLoopback: Bool
+
+    /// `RequestTarget(parsing:)`, remembered: a monitor parses the same few URLs on every run, and Foundation's
+    /// URL parsing is a large share of the CPU a request costs. Bounded, and emptied when full.
+    static func cached(_ url: String) -> RequestTarget? {
+        if let known = Self.cache.withLockedValue({ $0[url] }) { return known }
+        let parsed = RequestTarget(parsing: url)
+        Self.cache.withLockedValue { cache in
+            if cache.count >= 512 { cache.removeAll() }
+            cache[url] = .some(parsed)
+        }
+        return parsed
+    }
+
+    private static let cache = NIOLockedValueBox<[String: RequestTarget?]>([:])
+
     init?(parsing url: String) {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
             scheme == "http" || scheme == "https", var host = components.host, !host.isEmpty
@@ -18,6 +36,7 @@ struct RequestTarget: Sendable, Equatable {
         }
         self.isTLS = scheme == "https"
         self.host = host
+        self.isLoopback = ConfigParser.isLoopback(host: host)
         self.port = components.port ?? (self.isTLS ? 443 : 80)
         guard (1...65535).contains(self.port) else { return nil }
         let path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath

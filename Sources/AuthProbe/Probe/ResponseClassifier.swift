@@ -158,11 +158,11 @@ public enum ResponseClassifier {
             problems.append("\(key) is missing")
             return nil
         }
-        guard let target = RequestTarget(parsing: value) else {
+        guard let target = RequestTarget.cached(value) else {
             problems.append("\(key) is not an http(s) URL")
             return nil
         }
-        if !target.isTLS && !environment.insecureHTTP && !ConfigParser.isLoopback(host: target.host) {
+        if !target.isTLS && !environment.insecureHTTP && !target.isLoopback {
             problems.append("\(key) uses plain http off loopback")
             return nil
         }

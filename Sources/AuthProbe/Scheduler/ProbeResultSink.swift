@@ -51,6 +51,8 @@ public struct LogSink: ProbeResultSink {
     }
 
     public func record(_ result: ProbeResult) async {
+        // Success is logged at debug: build nothing for a line that will not be written.
+        if result.failure == nil, self.logger.logLevel > .debug { return }
         var metadata: Logger.Metadata = [
             "probe.environment": "\(result.target.environment)",
             "probe.client": "\(result.target.client)",

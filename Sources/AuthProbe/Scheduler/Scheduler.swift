@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import ServiceLifecycle
 
 /// Runs every environment×client on its interval and fans each result out to the sinks.
@@ -16,6 +17,7 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
     private let clock: C
     private let logger: Logger
     private let spreadFirstRuns: Bool
+    private let executors: [any TaskExecutor]
 
     public init(
         targets: [ProbeTarget],
@@ -24,7 +26,8 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
         concurrency: Int,
         clock: C,
         logger: Logger,
-        spreadFirstRuns: Bool = true
+        spreadFirstRuns: Bool = true,
+        executors: [any TaskExecutor] = []
     ) {
         precondition(concurrency > 0, "concurrency must be positive")
         self.targets = targets
@@ -34,13 +37,16 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
         self.clock = clock
         self.logger = logger
         self.spreadFirstRuns = spreadFirstRuns
+        self.executors = executors
     }
 
     public func run() async throws {
         self.logger.info("scheduler started", metadata: ["scheduler.targets": "\(self.targets.count)"])
         await withDiscardingTaskGroup { group in
-            for target in self.targets {
-                group.addTask { await self.loop(target) }
+            for (index, target) in self.targets.enumerated() {
+                // Each target's loop runs on one executor (an event loop, when given), spread round-robin.
+                let executor = self.executors.isEmpty ? nil : self.executors[index % self.executors.count]
+                group.addTask(executorPreference: executor) { await self.loop(target) }
             }
         }
         self.logger.info("scheduler stopped")
@@ -109,16 +115,22 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
 }
 
 /// A counting semaphore for async code: at most `limit` bodies run at once, others wait in FIFO order.
-public actor ConcurrencyLimiter {
+///
+/// A lock, not an actor: taking a free permit does not suspend, so a run stays on its executor.
+public final class ConcurrencyLimiter: Sendable {
+    private struct State {
+        var running = 0
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
     private let limit: Int
-    private var running = 0
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private let state = NIOLockedValueBox(State())
 
     public init(limit: Int) {
         self.limit = limit
     }
 
-    public func withPermit<T: Sendable>(_ body: @Sendable () async -> T) async -> T {
+    public func withPermit<T: Sendable>(_ body: () async -> T) async -> T {
         await self.acquire()
         let value = await body()
         self.release()
@@ -126,19 +138,35 @@ public actor ConcurrencyLimiter {
     }
 
     private func acquire() async {
-        if self.running < self.limit {
-            self.running += 1
-            return
+        let acquired = self.state.withLockedValue { state in
+            guard state.running < self.limit else { return false }
+            state.running += 1
+            return true
         }
-        await withCheckedContinuation { self.waiters.append($0) }
+        if acquired { return }
+        await withCheckedContinuation { continuation in
+            let handedOver = self.state.withLockedValue { state in
+                // A permit may have been released between the two locks.
+                guard state.running < self.limit else {
+                    state.waiters.append(continuation)
+                    return false
+                }
+                state.running += 1
+                return true
+            }
+            if handedOver { continuation.resume() }
+        }
     }
 
     private func release() {
-        if self.waiters.isEmpty {
-            self.running -= 1
-        } else {
+        let next = self.state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+            if state.waiters.isEmpty {
+                state.running -= 1
+                return nil
+            }
             // Hand the permit straight to the next waiter.
-            self.waiters.removeFirst().resume()
+            return state.waiters.removeFirst()
         }
+        next?.resume()
     }
 }

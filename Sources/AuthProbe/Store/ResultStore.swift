@@ -96,49 +96,64 @@ public struct ResultStore: Sendable {
                     """
             )
         }
+        migrator.registerMigration("v3") { db in
+            // Phase timings of every result, for capacity reviews of where the time goes (NULL: the phase did
+            // not happen, e.g. TLS on plain http or anything after a failure; rows from before v3).
+            try db.alter(table: "step_result") { table in
+                // Spelled out, not derived from Phase: a shipped migration must never change.
+                for column in ["dns", "connect", "tls", "processing", "transfer"] {
+                    table.add(column: "\(column)_seconds", .double)
+                }
+            }
+        }
         return migrator
     }
 
     /// Records every step of a run, and the steps' latest state, in one transaction.
     public func insert(_ result: ProbeResult) async throws {
         try await self.writer.write { db in
+            // Cached statements: the same two statements run for every result, prepared once per connection.
+            let insertResult = try db.cachedStatement(
+                sql: """
+                    INSERT INTO step_result
+                      (time, environment, client, step, outcome, http_status, duration_seconds,
+                       token_lifetime_seconds, jwks_keys, detail,
+                       dns_seconds, connect_seconds, tls_seconds, processing_seconds, transfer_seconds)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            )
+            let upsertState = try db.cachedStatement(
+                sql: """
+                    INSERT INTO step_state
+                      (environment, client, step, last_outcome, last_time, last_success, consecutive_failures,
+                       token_lifetime_seconds, jwks_keys)
+                    VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?4 = 'success' THEN ?5 END,
+                            CASE WHEN ?4 = 'success' THEN 0 ELSE 1 END, ?6, ?7)
+                    ON CONFLICT (environment, client, step) DO UPDATE SET
+                      last_outcome = excluded.last_outcome,
+                      last_time = excluded.last_time,
+                      last_success = COALESCE(excluded.last_success, step_state.last_success),
+                      consecutive_failures = CASE WHEN excluded.last_outcome = 'success' THEN 0
+                                                  ELSE step_state.consecutive_failures + 1 END,
+                      token_lifetime_seconds = COALESCE(excluded.token_lifetime_seconds,
+                                                        step_state.token_lifetime_seconds),
+                      jwks_keys = COALESCE(excluded.jwks_keys, step_state.jwks_keys)
+                    """
+            )
             for step in result.steps {
-                try db.execute(
-                    sql: """
-                        INSERT INTO step_result
-                          (time, environment, client, step, outcome, http_status, duration_seconds,
-                           token_lifetime_seconds, jwks_keys, detail)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        result.startedAt.timeIntervalSince1970, result.target.environment, result.target.client,
-                        step.step.rawValue, step.outcome.rawValue, step.httpStatus,
-                        Durations.seconds(step.timings.total), step.tokenLifetime, step.jwksKeys,
-                        Self.storedDetail(step),
-                    ]
-                )
-                try db.execute(
-                    sql: """
-                        INSERT INTO step_state
-                          (environment, client, step, last_outcome, last_time, last_success, consecutive_failures,
-                           token_lifetime_seconds, jwks_keys)
-                        VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?4 = 'success' THEN ?5 END,
-                                CASE WHEN ?4 = 'success' THEN 0 ELSE 1 END, ?6, ?7)
-                        ON CONFLICT (environment, client, step) DO UPDATE SET
-                          last_outcome = excluded.last_outcome,
-                          last_time = excluded.last_time,
-                          last_success = COALESCE(excluded.last_success, step_state.last_success),
-                          consecutive_failures = CASE WHEN excluded.last_outcome = 'success' THEN 0
-                                                      ELSE step_state.consecutive_failures + 1 END,
-                          token_lifetime_seconds = COALESCE(excluded.token_lifetime_seconds,
-                                                            step_state.token_lifetime_seconds),
-                          jwks_keys = COALESCE(excluded.jwks_keys, step_state.jwks_keys)
-                        """,
-                    arguments: [
-                        result.target.environment, result.target.client, step.step.rawValue, step.outcome.rawValue,
-                        result.startedAt.timeIntervalSince1970, step.tokenLifetime, step.jwksKeys,
-                    ]
-                )
+                let timings = step.timings
+                try insertResult.execute(arguments: [
+                    result.startedAt.timeIntervalSince1970, result.target.environment, result.target.client,
+                    step.step.rawValue, step.outcome.rawValue, step.httpStatus,
+                    Durations.seconds(timings.total), step.tokenLifetime, step.jwksKeys, Self.storedDetail(step),
+                    timings.dns.map(Durations.seconds), timings.connect.map(Durations.seconds),
+                    timings.tls.map(Durations.seconds), timings.processing.map(Durations.seconds),
+                    timings.transfer.map(Durations.seconds),
+                ])
+                try upsertState.execute(arguments: [
+                    result.target.environment, result.target.client, step.step.rawValue, step.outcome.rawValue,
+                    result.startedAt.timeIntervalSince1970, step.tokenLifetime, step.jwksKeys,
+                ])
             }
         }
     }
