@@ -1,6 +1,7 @@
 import AuthProbe
 import Foundation
 import GRDB
+import Logging
 import Testing
 
 /// The store records every step and gives back the history a restart needs.
@@ -85,6 +86,25 @@ struct ResultStoreTests {
         #expect(row["processing_seconds"] as Double? == 0.03)
         #expect(row["transfer_seconds"] as Double? == 0.0005)
         #expect(row["duration_seconds"] as Double? == 0.0325)
+    }
+
+    @Test("the store sink batches results without making runs wait, and finish() writes them all")
+    func sinkBatches() async throws {
+        let store = try ResultStore(writer: DatabaseQueue())
+        let sink = StoreSink(store: store, logger: Logger(label: "test"), window: .seconds(30))
+        for time in [100.0, 160, 220] {
+            await sink.record(Self.run(at: time, Self.rejected))
+        }
+        // Within the window nothing is written yet: recording never waited for the disk.
+        #expect(try await store.history().steps.isEmpty)
+        await sink.finish()
+        let token = try #require(try await store.history().steps.first { $0.step == .token })
+        #expect(token.consecutiveFailures == 3)
+        #expect(token.lastOutcome == .credentialRejected)
+        // A sink that has finished takes new results again.
+        await sink.record(Self.run(at: 280, Self.healthy))
+        await sink.finish()
+        #expect(try await store.history().steps.first { $0.step == .token }?.consecutiveFailures == 0)
     }
 
     @Test("a step that never succeeded counts all its failures")

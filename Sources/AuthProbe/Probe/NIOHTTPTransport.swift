@@ -53,7 +53,7 @@ public struct NIOHTTPTransport: HTTPTransport {
             case .failure(let failure): return HTTPExchange(result: .failure(failure), timings: PhaseTimings())
             }
         }
-        guard Self.requestBytes(request, target: target, userAgent: self.userAgent) != nil else {
+        guard let requestBytes = Self.requestBytes(request, target: target, userAgent: self.userAgent) else {
             let failure = TransportFailure(
                 outcome: .httpProtocolError,
                 detail: "refusing to send a header with a line break"
@@ -115,6 +115,7 @@ public struct NIOHTTPTransport: HTTPTransport {
             let connectBudget = TimeAmount.nanoseconds(remaining.nanoseconds / Int64(addresses.count - index))
             let attempt = await self.exchange(
                 request,
+                bytes: requestBytes,
                 target: target,
                 sslContext: sslContext,
                 address: address,
@@ -206,6 +207,7 @@ public struct NIOHTTPTransport: HTTPTransport {
 
     private func exchange(
         _ request: TransportRequest,
+        bytes requestBytes: [UInt8],
         target: RequestTarget,
         sslContext: NIOSSLContext?,
         address: SocketAddress,
@@ -217,7 +219,6 @@ public struct NIOHTTPTransport: HTTPTransport {
         let promise = eventLoop.makePromise(of: ExchangeRecord.self)
         let began = connectStart ?? .now()
         let proxy = request.connection.proxy
-        let requestBytes = Self.requestBytes(request, target: target, userAgent: self.userAgent) ?? []
         let requestBuffer = ByteBufferAllocator().buffer(bytes: requestBytes)
         let maxBodyBytes = self.maxBodyBytes
         let userAgent = self.userAgent

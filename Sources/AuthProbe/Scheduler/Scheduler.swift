@@ -49,6 +49,10 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
                 group.addTask(executorPreference: executor) { await self.loop(target) }
             }
         }
+        // Every run has ended and been recorded: let the sinks finish (the store writes its last batch).
+        for sink in self.sinks {
+            await sink.finish()
+        }
         self.logger.info("scheduler stopped")
     }
 

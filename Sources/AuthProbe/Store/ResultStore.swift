@@ -111,6 +111,11 @@ public struct ResultStore: Sendable {
 
     /// Records every step of a run, and the steps' latest state, in one transaction.
     public func insert(_ result: ProbeResult) async throws {
+        try await self.insert([result])
+    }
+
+    /// Inserts several results in one transaction.
+    public func insert(_ results: [ProbeResult]) async throws {
         try await self.writer.write { db in
             // Cached statements: the same two statements run for every result, prepared once per connection.
             let insertResult = try db.cachedStatement(
@@ -140,20 +145,22 @@ public struct ResultStore: Sendable {
                       jwks_keys = COALESCE(excluded.jwks_keys, step_state.jwks_keys)
                     """
             )
-            for step in result.steps {
-                let timings = step.timings
-                try insertResult.execute(arguments: [
-                    result.startedAt.timeIntervalSince1970, result.target.environment, result.target.client,
-                    step.step.rawValue, step.outcome.rawValue, step.httpStatus,
-                    Durations.seconds(timings.total), step.tokenLifetime, step.jwksKeys, Self.storedDetail(step),
-                    timings.dns.map(Durations.seconds), timings.connect.map(Durations.seconds),
-                    timings.tls.map(Durations.seconds), timings.processing.map(Durations.seconds),
-                    timings.transfer.map(Durations.seconds),
-                ])
-                try upsertState.execute(arguments: [
-                    result.target.environment, result.target.client, step.step.rawValue, step.outcome.rawValue,
-                    result.startedAt.timeIntervalSince1970, step.tokenLifetime, step.jwksKeys,
-                ])
+            for result in results {
+                for step in result.steps {
+                    let timings = step.timings
+                    try insertResult.execute(arguments: [
+                        result.startedAt.timeIntervalSince1970, result.target.environment, result.target.client,
+                        step.step.rawValue, step.outcome.rawValue, step.httpStatus,
+                        Durations.seconds(timings.total), step.tokenLifetime, step.jwksKeys, Self.storedDetail(step),
+                        timings.dns.map(Durations.seconds), timings.connect.map(Durations.seconds),
+                        timings.tls.map(Durations.seconds), timings.processing.map(Durations.seconds),
+                        timings.transfer.map(Durations.seconds),
+                    ])
+                    try upsertState.execute(arguments: [
+                        result.target.environment, result.target.client, step.step.rawValue, step.outcome.rawValue,
+                        result.startedAt.timeIntervalSince1970, step.tokenLifetime, step.jwksKeys,
+                    ])
+                }
             }
         }
     }
