@@ -15,6 +15,9 @@ public enum FakeResponse: Sendable {
     indirect case delayed(Duration, then: FakeResponse)
     /// Never answers (until `limit`, so that servers can still shut down).
     case hang(limit: Duration)
+    /// An RFC 6749 error whose description repeats the form fields received (in name order), as a
+    /// careless provider might: whatever credential the client sent comes back in the answer.
+    case echoError(status: Int, error: String)
 
     /// A JSON body with `Content-Type: application/json`.
     public static func json(_ status: Int = 200, _ body: String, headers: [(String, String)] = []) -> FakeResponse {
@@ -115,11 +118,19 @@ public final class FakeProvider: Sendable {
         guard let scripted = self.routes.withLockedValue({ $0[path] }) else {
             return Response(status: .notFound)
         }
-        return try await Self.render(scripted)
+        return try await Self.render(scripted, requestBody: String(buffer: body))
     }
 
-    private static func render(_ scripted: FakeResponse) async throws -> Response {
+    private static func render(_ scripted: FakeResponse, requestBody: String) async throws -> Response {
         switch scripted {
+        case .echoError(let status, let error):
+            let fields = requestBody.split(separator: "&").sorted().joined(separator: "&")
+            let document = ["error": error, "error_description": "rejected request: \(fields)"]
+            let body = try JSONSerialization.data(withJSONObject: document)
+            return try await self.render(
+                .raw(status: status, headers: [("Content-Type", "application/json")], body: Array(body)),
+                requestBody: requestBody
+            )
         case .raw(let status, let headers, let body):
             var fields = HTTPFields()
             for (name, value) in headers {
@@ -132,7 +143,7 @@ public final class FakeProvider: Sendable {
             )
         case .delayed(let delay, let then):
             try await Task.sleep(for: delay)
-            return try await self.render(then)
+            return try await self.render(then, requestBody: requestBody)
         case .hang(let limit):
             try? await Task.sleep(for: limit)
             return Response(status: .serviceUnavailable)

@@ -54,3 +54,74 @@ struct IssuedTokenHygieneTests {
         #expect(provider.requests.first { $0.path == "/api" }?.header("Authorization") == "Bearer \(token)")
     }
 }
+
+/// A private_key_jwt client's key and its signed assertions never reach the log, the SQLite file or
+/// /metrics, even when the provider repeats the request (assertion included) in its error.
+@Suite("Client-assertion hygiene")
+struct ClientAssertionHygieneTests {
+    @Test("neither the private key nor an assertion appears in a log line, database byte or metrics body")
+    func assertionNeverStored() async throws {
+        let provider = try await FakeProvider.make()
+        provider.set("/token", .echoError(status: 401, error: "invalid_client"))
+        let work = try Checkout.temporaryDirectory("assertion-hygiene")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let pem = try String(
+            contentsOf: ConfigLoaderTests.fixtures.appendingPathComponent("valid/keys/signing-ec.pem"),
+            encoding: .utf8
+        )
+        var client = ClientConfig(name: "svc", clientID: "svc-client", secret: nil, authMethod: .privateKeyJWT)
+        client.signingKey = SigningKey(pem: Secret(pem), algorithm: .es256, keyID: "k1")
+        let environment = TestTargets.environment(
+            issuer: provider.issuer,
+            interval: .milliseconds(300),
+            clients: [client]
+        )
+        let metricsPort = try await LoopbackPort.free()
+        let config = MonitorConfig(
+            listen: ListenAddress(host: "127.0.0.1", port: metricsPort),
+            database: work.appendingPathComponent("authprobe.sqlite").path,
+            environments: [environment]
+        )
+        let (logger, lines) = RecordingLogHandler.logger()
+        let monitor = try await Monitor.build(config: config, logger: logger)
+        let metricsBody = try await withRunningServices(
+            [provider.application()] + monitor.services,
+            waitingFor: [provider.port, metricsPort]
+        ) {
+            #expect(
+                await eventually(within: .seconds(10)) { provider.requests.filter { $0.path == "/token" }.count >= 2 }
+            )
+            return await httpGet("http://127.0.0.1:\(metricsPort)/metrics")?.body ?? ""
+        }
+        #expect(metricsBody.contains(#"outcome="invalid_client""#), "the runs happened")
+        let rows = try await monitor.store.recent()
+        // The echo reached the stored detail, assertion field first, with the assertion itself removed.
+        #expect(
+            rows.contains {
+                $0.outcome == "invalid_client" && $0.detail.contains("rejected request: client_assertion=")
+            }
+        )
+        let files = try FileManager.default.contentsOfDirectory(atPath: work.path)
+            .filter { $0.hasPrefix("authprobe.sqlite") }
+            .map { try Data(contentsOf: work.appendingPathComponent($0)) }
+        #expect(!files.isEmpty)
+        let assertions = provider.requests.filter { $0.path == "/token" }
+            .compactMap { FormEncoding.decode($0.body)["client_assertion"] }
+        #expect(assertions.count >= 2)
+        // The key's base64 lines, and each assertion as sent (and its signature alone).
+        let keyLines = pem.split(separator: "\n").filter { !$0.hasPrefix("-----") }.map(String.init)
+        // Each assertion whole, its signature, and the start of its claims (unique per assertion: the jti),
+        // which is what a 200-character quote of the echo would show if it were not removed.
+        let parts = assertions.map { $0.split(separator: ".").map(String.init) }
+        let signatures = parts.compactMap(\.last)
+        let claimStarts = parts.compactMap { $0.count == 3 ? String($0[1].prefix(40)) : nil }
+        for value in keyLines + assertions + signatures + claimStarts {
+            #expect(!lines.all.contains { $0.contains(value) }, "log")
+            #expect(!metricsBody.contains(value), "metrics")
+            #expect(!rows.contains { $0.detail.contains(value) }, "stored detail")
+            for data in files {
+                #expect(data.range(of: Data(value.utf8)) == nil, "SQLite bytes")
+            }
+        }
+    }
+}
