@@ -16,6 +16,21 @@ final class EventLoopTaskExecutor: TaskExecutor {
         self.eventLoop.execute { job.runSynchronously(on: executor) }
     }
 
+    /// Sleeps on the event loop's own timer: the run wakes on its thread, where a clock's sleep would wake
+    /// another thread first only to hand the run back. Throws `CancellationError` when the task is cancelled.
+    func sleep(for duration: Duration) async throws {
+        let scheduled = self.eventLoop.scheduleTask(in: TimeAmount(duration)) {}
+        try await withTaskCancellationHandler {
+            do {
+                try await scheduled.futureResult.get()
+            } catch {
+                throw CancellationError()
+            }
+        } onCancel: {
+            scheduled.cancel()
+        }
+    }
+
     /// One executor for each event loop of `group`.
     static func all(of group: any EventLoopGroup) -> [EventLoopTaskExecutor] {
         group.makeIterator().map(EventLoopTaskExecutor.init)

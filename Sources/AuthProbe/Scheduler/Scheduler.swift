@@ -19,6 +19,9 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
     private let spreadFirstRuns: Bool
     private let executors: [any TaskExecutor]
 
+    /// - Parameter executors: where the targets' loops run (an event loop each, round-robin); their loops'
+    ///   timers then time the waits between runs, so `clock` must keep real time. Empty: the default executor
+    ///   and `clock`'s own sleep (tests with a manual clock).
     public init(
         targets: [ProbeTarget],
         prober: Prober,
@@ -46,7 +49,7 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
             for (index, target) in self.targets.enumerated() {
                 // Each target's loop runs on one executor (an event loop, when given), spread round-robin.
                 let executor = self.executors.isEmpty ? nil : self.executors[index % self.executors.count]
-                group.addTask(executorPreference: executor) { await self.loop(target) }
+                group.addTask(executorPreference: executor) { await self.loop(target, on: executor) }
             }
         }
         // Every run has ended and been recorded: let the sinks finish (the store writes its last batch).
@@ -56,7 +59,7 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
         self.logger.info("scheduler stopped")
     }
 
-    private func loop(_ target: ProbeTarget) async {
+    private func loop(_ target: ProbeTarget, on executor: (any TaskExecutor)?) async {
         let interval = target.environment.interval
         // Tokens are requested on their own cadence (token_interval, never shorter than the interval).
         var tokenDue = self.clock.now
@@ -67,7 +70,7 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
             do {
                 // Only the wait is cut short by shutdown; a run that has started is finished and recorded.
                 let wakeUp = next
-                try await cancelWhenGracefulShutdown { try await self.clock.sleep(until: wakeUp, tolerance: nil) }
+                try await cancelWhenGracefulShutdown { try await self.sleep(until: wakeUp, on: executor) }
             } catch {
                 return
             }
@@ -100,6 +103,17 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
                 let wait = min(retryAfter, max(interval, Self.maximumRetryAfter))
                 if now.advanced(by: wait) > next { next = now.advanced(by: wait) }
             }
+        }
+    }
+
+    /// Waits until `instant`: on the event loop's own timer when the run lives on one, else on the clock.
+    private func sleep(until instant: C.Instant, on executor: (any TaskExecutor)?) async throws {
+        if let loop = executor as? EventLoopTaskExecutor {
+            let delay = self.clock.now.duration(to: instant)
+            if delay > .zero { try await loop.sleep(for: delay) }
+            try Task.checkCancellation()
+        } else {
+            try await self.clock.sleep(until: instant, tolerance: nil)
         }
     }
 
