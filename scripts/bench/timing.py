@@ -19,6 +19,10 @@ import time
 import urllib.request
 
 DELAYS_MS = [0, 50, 200]
+# authprobe probes each delay's environment once a second, one discovery request every 1/3 s; curl and
+# blackbox_exporter are paced the same way, so that every tool's requests find the machine equally idle
+# (a request fired right after other work finds warm caches and awake cores, and looks faster).
+PACE_SECONDS = 1.0 / len(DELAYS_MS)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -175,6 +179,7 @@ def run_authprobe(binary, server_port, seconds, work):
 def run_curl(server_port, count):
     errors, cpu = [], 0.0
     for i in range(count):
+        time.sleep(PACE_SECONDS)
         delay = DELAYS_MS[i % len(DELAYS_MS)]
         url = f"http://127.0.0.1:{server_port}/d{delay}/.well-known/openid-configuration"
         before = os.times()
@@ -200,6 +205,7 @@ def run_blackbox(server_port, count, work):
         wait_port(port)
         cpu_start = cpu_seconds(process.pid)
         for i in range(count):
+            time.sleep(PACE_SECONDS)
             delay = DELAYS_MS[i % len(DELAYS_MS)]
             target = f"http://127.0.0.1:{server_port}/d{delay}/.well-known/openid-configuration"
             url = f"http://127.0.0.1:{port}/probe?module=http_get&target={urllib.parse.quote(target, safe='')}"
