@@ -11,16 +11,7 @@ struct CertificateChainTests {
         let body = "{}"
         let response = "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
         let server = try await RawTCPServer.start(script: [.send(Array(response.utf8))], tls: try chain.serverContext())
-        let exchange = await try NIOHTTPTransport().send(
-            TransportRequest(
-                method: "GET",
-                url: "https://127.0.0.1:\(server.port)/",
-                connection: ConnectionOptions(caFile: caFile)
-            ),
-            timeout: .seconds(5)
-        )
-        await server.close()
-        return exchange
+        return try await PhaseDelayTests.get(server, scheme: "https", caFile: caFile)
     }
 
     @Test("the expiry is the intermediate's when it ends before the server certificate")

@@ -1,3 +1,4 @@
+import AuthProbe
 import Foundation
 
 /// The real glewlwyd OIDC provider on loopback, driven by the scripts in `scripts/idp/glewlwyd`.
@@ -18,6 +19,23 @@ struct Glewlwyd {
         var provider = Glewlwyd(directory: directory, port: port, exports: [:])
         try await provider.run("start", [directory.path, String(port)], environment: environment)
         return provider
+    }
+
+    /// Starts a provider, runs `scenario` with it and a scratch directory, and always removes both after.
+    static func with(
+        environment: [String: String] = [:],
+        _ scenario: (inout Glewlwyd, URL) async throws -> Void
+    ) async throws {
+        var provider = try await Glewlwyd.start(port: try await LoopbackPort.free(), environment: environment)
+        let work = try Checkout.temporaryDirectory("authprobe-work")
+        defer { try? FileManager.default.removeItem(at: work) }
+        do {
+            try await scenario(&provider, work)
+        } catch {
+            await provider.purge()
+            throw error
+        }
+        await provider.purge()
     }
 
     var caFile: String? { self.exports["OIDC_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 } }

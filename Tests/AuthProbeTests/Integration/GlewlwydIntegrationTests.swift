@@ -31,16 +31,7 @@ struct GlewlwydIntegrationTests {
 
     @Test("success, revocation, token lifetime, outage, rotation, restart, Prometheus and secret hygiene")
     func lifecycle() async throws {
-        var provider = try await Glewlwyd.start(port: try await LoopbackPort.free())
-        let work = try Checkout.temporaryDirectory("authprobe-e2e")
-        do {
-            try await Self.scenario(&provider, work: work)
-        } catch {
-            await provider.purge()
-            throw error
-        }
-        await provider.purge()
-        try? FileManager.default.removeItem(at: work)
+        try await Glewlwyd.with { provider, work in try await Self.scenario(&provider, work: work) }
     }
 
     static func scenario(_ provider: inout Glewlwyd, work: URL) async throws {

@@ -8,16 +8,7 @@ import Testing
 struct GlewlwydKeyClientTests {
     @Test("glewlwyd accepts the signed assertion; after a key rotation at the provider the old key is rejected")
     func privateKeyJWT() async throws {
-        var provider = try await Glewlwyd.start(port: try await LoopbackPort.free())
-        let work = try Checkout.temporaryDirectory("authprobe-jwt-client")
-        do {
-            try await Self.scenario(&provider, work: work)
-        } catch {
-            await provider.purge()
-            throw error
-        }
-        await provider.purge()
-        try? FileManager.default.removeItem(at: work)
+        try await Glewlwyd.with { provider, work in try await Self.scenario(&provider, work: work) }
     }
 
     static func makeKey(_ name: String, in work: URL) async throws -> (privateKey: String, publicKey: String) {

@@ -27,17 +27,9 @@ struct GlewlwydTLSTests {
 
     @Test("HTTPS: phases, certificate expiry, untrusted and expired certificates")
     func https() async throws {
-        var provider = try await Glewlwyd.start(
-            port: try await LoopbackPort.free(),
-            environment: ["GLEWLWYD_TLS": "1", "GLEWLWYD_TLS_DAYS": "2"]
-        )
-        do {
+        try await Glewlwyd.with(environment: ["GLEWLWYD_TLS": "1", "GLEWLWYD_TLS_DAYS": "2"]) { provider, _ in
             try await Self.scenario(&provider)
-        } catch {
-            await provider.purge()
-            throw error
         }
-        await provider.purge()
     }
 
     static func scenario(_ provider: inout Glewlwyd) async throws {

@@ -34,6 +34,27 @@ struct PhaseDelayTests {
         #expect(timings.total - sum < .milliseconds(1))
     }
 
+    /// One GET of `server` (https when `caFile` is given, or by `scheme`), then the server is closed.
+    static func get(
+        _ server: RawTCPServer,
+        scheme: String? = nil,
+        caFile: String? = nil,
+        host: String = "127.0.0.1",
+        transport: NIOHTTPTransport? = nil
+    ) async throws -> HTTPExchange {
+        let scheme = scheme ?? (caFile == nil ? "http" : "https")
+        let exchange = await (try transport ?? NIOHTTPTransport()).send(
+            TransportRequest(
+                method: "GET",
+                url: "\(scheme)://\(host):\(server.port)/",
+                connection: ConnectionOptions(caFile: caFile)
+            ),
+            timeout: .seconds(5)
+        )
+        await server.close()
+        return exchange
+    }
+
     @Test("DNS: a slow name lookup")
     func dns() async throws {
         let server = try await RawTCPServer.start(reply: Self.response)
@@ -42,12 +63,11 @@ struct PhaseDelayTests {
             try await Task.sleep(for: PhaseDelayTests.delay)
             return [try SocketAddress(ipAddress: "127.0.0.1", port: port)]
         }
-        let transport = try NIOHTTPTransport(resolver: resolver)
-        let exchange = await transport.send(
-            TransportRequest(method: "GET", url: "http://slow-dns.test:\(port)/"),
-            timeout: .seconds(5)
+        let exchange = try await Self.get(
+            server,
+            host: "slow-dns.test",
+            transport: try NIOHTTPTransport(resolver: resolver)
         )
-        await server.close()
         Self.expectDelayed(exchange, in: .dns, atLeast: Self.delay)
     }
 
@@ -55,11 +75,7 @@ struct PhaseDelayTests {
     func connect() async throws {
         // The kernel retransmits an unanswered SYN after its initial retransmission timeout of 1 s.
         let server = try await RawTCPServer.start(script: [.send(Self.response)], holdConnections: Self.delay)
-        let exchange = try await NIOHTTPTransport().send(
-            TransportRequest(method: "GET", url: "http://127.0.0.1:\(server.port)/"),
-            timeout: .seconds(5)
-        )
-        await server.close()
+        let exchange = try await Self.get(server)
         Self.expectDelayed(exchange, in: .connect, atLeast: .milliseconds(900))
     }
 
@@ -72,26 +88,14 @@ struct PhaseDelayTests {
             tls: try certificate.serverContext(),
             handshakeDelay: Self.delay
         )
-        let exchange = try await NIOHTTPTransport().send(
-            TransportRequest(
-                method: "GET",
-                url: "https://127.0.0.1:\(server.port)/",
-                connection: ConnectionOptions(caFile: certificate.certificateFile)
-            ),
-            timeout: .seconds(5)
-        )
-        await server.close()
+        let exchange = try await Self.get(server, caFile: certificate.certificateFile)
         Self.expectDelayed(exchange, in: .tls, atLeast: Self.delay)
     }
 
     @Test("processing: the server thinks before the first byte")
     func processing() async throws {
         let server = try await RawTCPServer.start(script: [.pause(Self.delay), .send(Self.response)])
-        let exchange = try await NIOHTTPTransport().send(
-            TransportRequest(method: "GET", url: "http://127.0.0.1:\(server.port)/"),
-            timeout: .seconds(5)
-        )
-        await server.close()
+        let exchange = try await Self.get(server)
         Self.expectDelayed(exchange, in: .processing, atLeast: Self.delay)
     }
 
@@ -102,11 +106,7 @@ struct PhaseDelayTests {
         let server = try await RawTCPServer.start(
             script: [.send(Array(bytes[..<split])), .pause(Self.delay), .send(Array(bytes[split...]))]
         )
-        let exchange = try await NIOHTTPTransport().send(
-            TransportRequest(method: "GET", url: "http://127.0.0.1:\(server.port)/"),
-            timeout: .seconds(5)
-        )
-        await server.close()
+        let exchange = try await Self.get(server)
         Self.expectDelayed(exchange, in: .transfer, atLeast: Self.delay)
     }
 
@@ -115,15 +115,7 @@ struct PhaseDelayTests {
         let certificate = try await TestCertificate.make(subjectAltName: "DNS:elsewhere.test")
         defer { certificate.remove() }
         let server = try await RawTCPServer.start(script: [.send(Self.response)], tls: try certificate.serverContext())
-        let exchange = try await NIOHTTPTransport().send(
-            TransportRequest(
-                method: "GET",
-                url: "https://127.0.0.1:\(server.port)/",
-                connection: ConnectionOptions(caFile: certificate.certificateFile)
-            ),
-            timeout: .seconds(5)
-        )
-        await server.close()
+        let exchange = try await Self.get(server, caFile: certificate.certificateFile)
         guard case .failure(let failure) = exchange.result else {
             Issue.record("a mismatched certificate was accepted")
             return
