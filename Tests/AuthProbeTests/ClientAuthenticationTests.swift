@@ -170,6 +170,30 @@ struct ClientAuthenticationTests {
                 + "if it wants a client certificate, set tls_client_certificate_file"
         )
 
+        // A certificate the endpoint does not trust is the credential's fault, not the provider's.
+        let distrusting = try await RawTCPServer.start(
+            script: [.send(Array(answer.utf8))],
+            tls: try serverCertificate.serverContext(clientCA: serverCertificate.certificateFile)
+        )
+        provider.set(
+            FakeProvider.discoveryPath,
+            .json(
+                200,
+                FakeProvider.discoveryDocument(
+                    issuer: provider.issuer,
+                    tokenEndpoint: "https://127.0.0.1:\(distrusting.port)/token"
+                )
+            )
+        )
+        let refused = try await withRunningServices([provider.application()], waitingFor: [provider.port]) {
+            try await TestTargets.prober().probe(targets[0])
+        }
+        await distrusting.close()
+        #expect(refused.steps.last?.outcome == .credentialRejected, "\(refused.steps.last?.detail ?? "")")
+        #expect(
+            refused.steps.last?.detail.hasPrefix("TLS: the token endpoint refused the client certificate (") == true
+        )
+
         // The certificate's notAfter is the credential's expiry, kind "certificate".
         let metrics = MonitorMetrics()
         metrics.describeCredentials([targets[0]])

@@ -97,7 +97,9 @@ import Testing
             "invalid/key-credentials.yaml:29: environments[0].clients[6].tls_client_key_file: required with "
                 + "tls_client_certificate_file",
             "invalid/key-credentials.yaml:36: environments[0].clients[7].tls_client_certificate_file: "
-                + "invalid/../valid/keys/not-a-key.pem: not a PEM certificate"
+                + "invalid/../valid/keys/not-a-key.pem: not a PEM certificate",
+            "invalid/key-credentials.yaml:43: environments[0].clients[8].expires_at: not used with auth_method "
+                + "tls_client_auth: the certificate's own expiry is read from its file"
         ),
         InvalidCase(
             "bad-proxy.yaml",
@@ -108,7 +110,9 @@ import Testing
                 + "http://proxy.internal:3128",
             "invalid/bad-proxy.yaml:13: environments[3].proxy: a proxy URL has no path, query or fragment",
             "invalid/bad-proxy.yaml:14: environments[3].ip_preference: unknown preference \"ipv6\" (expected one "
-                + "of: system, prefer_ipv4, prefer_ipv6, ipv4_only, ipv6_only)"
+                + "of: system, prefer_ipv4, prefer_ipv6, ipv4_only, ipv6_only)",
+            "invalid/bad-proxy.yaml:16: environments[4].issuer: plain http through the proxy "
+                + "http://proxy.internal:3128 would cross the network; use https (or set insecure_http: true)"
         ),
         InvalidCase(
             "bad-auth-method.yaml",
@@ -351,6 +355,17 @@ import Testing
         let mixed = clients[2]
         #expect(mixed.authMethod == .clientSecretBasic)
         #expect(mixed.secret != nil && mixed.tlsClientCertificate != nil)
+
+        // An EC key followed by its certificate: ES384 by the key's curve, expiry from the certificate.
+        let ledger = clients[3]
+        #expect(ledger.signingKey?.algorithm == .es384)
+        let ledgerCertificate = try #require(
+            NIOSSLCertificate.fromPEMFile(keys + "/signing-ec384-with-certificate.pem").first
+        )
+        #expect(
+            ledger.credentialExpiries.first?.expiresAt
+                == Date(timeIntervalSince1970: TimeInterval(ledgerCertificate.notValidAfter))
+        )
     }
 
     var fixturesKeys: String { Self.fixtures.appendingPathComponent("valid/keys").path }

@@ -23,5 +23,11 @@ struct HTTPDateTests {
         let arrival = Date(timeIntervalSince1970: 784_111_777 - 30)
         #expect(HTTPDate.skew(response, arrivedAt: arrival) == 30.5)
         #expect(HTTPDate.skew(TransportResponse(status: 200), arrivedAt: arrival) == nil)
+        // A cached answer: the origin's Date plus its Age.
+        let cached = TransportResponse(
+            status: 200,
+            headers: [("Date", "Sun, 06 Nov 1994 08:49:37 GMT"), ("Age", "300")]
+        )
+        #expect(HTTPDate.skew(cached, arrivedAt: Date(timeIntervalSince1970: 784_111_777 + 300)) == 0.5)
     }
 }

@@ -73,7 +73,8 @@ struct TokenInspectionTests {
         }
     }
 
-    /// A key jwt-kit cannot load (an encryption key with RSA-OAEP-256).
+    /// A key jwt-kit cannot load: its `alg` (RSA-OAEP-256, an encryption algorithm) is not one it verifies
+    /// with, and its modulus is far too short.
     static let encryptionKey =
         #"{"kty":"RSA","use":"enc","alg":"RSA-OAEP-256","kid":"enc-1","e":"AQAB","n":"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbg"}"#
 
@@ -92,7 +93,7 @@ struct TokenInspectionTests {
         return try #require(result.steps.last)
     }
 
-    @Test("a key jwt-kit cannot use does not stop the token's own key from verifying it")
+    @Test("a key jwt-kit cannot load does not stop the token's own key from verifying it")
     func unusableKeyBesideTheSigningKey() async throws {
         let key = ES256PrivateKey()
         let step = try await Self.probeToken(

@@ -148,10 +148,20 @@ struct ConfigParser {
             )
         }
         let insecureHTTP = fields["insecure_http"].flatMap { self.bool($0, field: "\(field).insecure_http") } ?? false
+        var proxy: ProxyAddress?
+        if let proxyNode = fields["proxy"], let text = self.string(proxyNode, field: "\(field).proxy") {
+            proxy = self.checkProxy(text, node: proxyNode, field: "\(field).proxy")
+        }
         var issuer: String?
         if let issuerNode = fields["issuer"] {
             if let text = self.string(issuerNode, field: "\(field).issuer") {
-                issuer = self.checkIssuer(text, node: issuerNode, field: "\(field).issuer", insecureHTTP: insecureHTTP)
+                issuer = self.checkIssuer(
+                    text,
+                    node: issuerNode,
+                    field: "\(field).issuer",
+                    insecureHTTP: insecureHTTP,
+                    proxy: proxy
+                )
             }
         } else {
             self.fail(node, field: "\(field).issuer", "required")
@@ -159,10 +169,6 @@ struct ConfigParser {
         var caFile: String?
         if let caNode = fields["ca_file"], let path = self.string(caNode, field: "\(field).ca_file") {
             caFile = self.readablePath(path, node: caNode, field: "\(field).ca_file")
-        }
-        var proxy: ProxyAddress?
-        if let proxyNode = fields["proxy"], let text = self.string(proxyNode, field: "\(field).proxy") {
-            proxy = self.checkProxy(text, node: proxyNode, field: "\(field).proxy")
         }
         var ipPreference = IPPreference.system
         if let preferenceNode = fields["ip_preference"],
@@ -181,7 +187,12 @@ struct ConfigParser {
         }
         var apiCheck: APICheck?
         if let apiNode = fields["api_check"] {
-            apiCheck = self.parseAPICheck(apiNode, field: "\(field).api_check", insecureHTTP: insecureHTTP)
+            apiCheck = self.parseAPICheck(
+                apiNode,
+                field: "\(field).api_check",
+                insecureHTTP: insecureHTTP,
+                proxy: proxy
+            )
         }
         var conformanceAllow: Set<ConformanceRule> = []
         if let allowNode = fields["conformance_allow"],
@@ -252,14 +263,22 @@ struct ConfigParser {
         return items
     }
 
-    private mutating func parseAPICheck(_ node: Node, field: String, insecureHTTP: Bool) -> APICheck? {
+    private mutating func parseAPICheck(_ node: Node, field: String, insecureHTTP: Bool, proxy: ProxyAddress?)
+        -> APICheck?
+    {
         guard let fields = self.mapping(node, field: field, keys: Self.apiCheckKeys) else { return nil }
         guard let urlNode = fields["url"] else {
             self.fail(node, field: "\(field).url", "required")
             return nil
         }
         guard let text = self.string(urlNode, field: "\(field).url"),
-            let url = self.checkURL(text, node: urlNode, field: "\(field).url", insecureHTTP: insecureHTTP)
+            let url = self.checkURL(
+                text,
+                node: urlNode,
+                field: "\(field).url",
+                insecureHTTP: insecureHTTP,
+                proxy: proxy
+            )
         else { return nil }
         var check = APICheck(url: url)
         if let statusNode = fields["expect_status"],
@@ -369,7 +388,15 @@ struct ConfigParser {
             parameters = self.parseParameters(parametersNode, field: "\(field).parameters")
         }
         var expiresAt: Date?
-        if let expiryNode = fields["expires_at"], let text = self.string(expiryNode, field: "\(field).expires_at") {
+        if authMethod == .tlsClientAuth, let expiryNode = fields["expires_at"] {
+            self.fail(
+                expiryNode,
+                field: "\(field).expires_at",
+                "not used with auth_method tls_client_auth: the certificate's own expiry is read from its file"
+            )
+        } else if let expiryNode = fields["expires_at"],
+            let text = self.string(expiryNode, field: "\(field).expires_at")
+        {
             expiresAt = Self.parseTimestamp(text)
             if expiresAt == nil {
                 self.fail(
@@ -649,8 +676,15 @@ struct ConfigParser {
 
     // MARK: - Values
 
-    private mutating func checkIssuer(_ text: String, node: Node, field: String, insecureHTTP: Bool) -> String? {
-        guard let url = self.checkURL(text, node: node, field: field, insecureHTTP: insecureHTTP) else { return nil }
+    private mutating func checkIssuer(
+        _ text: String,
+        node: Node,
+        field: String,
+        insecureHTTP: Bool,
+        proxy: ProxyAddress?
+    ) -> String? {
+        guard let url = self.checkURL(text, node: node, field: field, insecureHTTP: insecureHTTP, proxy: proxy)
+        else { return nil }
         if URLComponents(string: url)?.query != nil || URLComponents(string: url)?.fragment != nil {
             self.fail(node, field: field, "an issuer has no query or fragment")
             return nil
@@ -659,7 +693,13 @@ struct ConfigParser {
     }
 
     /// An absolute https URL (http on loopback or with `insecure_http`), without user info.
-    private mutating func checkURL(_ text: String, node: Node, field: String, insecureHTTP: Bool) -> String? {
+    private mutating func checkURL(
+        _ text: String,
+        node: Node,
+        field: String,
+        insecureHTTP: Bool,
+        proxy: ProxyAddress?
+    ) -> String? {
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
             let host = components.host, !host.isEmpty, scheme == "https" || scheme == "http"
         else {
@@ -677,6 +717,17 @@ struct ConfigParser {
         }
         if scheme == "http" && !insecureHTTP && !Self.isLoopback(host: host) {
             self.fail(node, field: field, "plain http is refused off loopback; use https (or set insecure_http: true)")
+            return nil
+        }
+        if scheme == "http" && !insecureHTTP, let proxy, !Self.isLoopback(host: proxy.host) {
+            // Sent to a proxy elsewhere, a loopback request would cross the network in clear text (and reach
+            // the proxy's own loopback, not this host's).
+            self.fail(
+                node,
+                field: field,
+                "plain http through the proxy \(proxy.description) would cross the network; use https "
+                    + "(or set insecure_http: true)"
+            )
             return nil
         }
         return text

@@ -142,6 +142,12 @@ public struct EnvironmentConfig: Sendable {
         self.clients = clients
     }
 
+    /// Whether a plain-http URL may be used: with `insecure_http`, or on loopback reached
+    /// directly or through a loopback proxy (never in clear text across the network).
+    func allowsPlainHTTP(loopbackHost: Bool) -> Bool {
+        self.insecureHTTP || (loopbackHost && self.proxy.map { ConfigParser.isLoopback(host: $0.host) } ?? true)
+    }
+
     /// How this environment's requests reach its servers.
     public var connection: ConnectionOptions {
         ConnectionOptions(caFile: self.caFile, proxy: self.proxy, ipPreference: self.ipPreference)

@@ -54,7 +54,10 @@ public enum ClientAssertion {
     }
 
     private static func parse(_ pem: Secret) -> ParsedKey? {
-        pem.withRawValue { text in
+        pem.withRawValue { whole in
+            // Only the private key block: the file may also hold its certificate or EC parameters, which
+            // swift-crypto's EC parser does not skip.
+            let text = Self.privateKeyBlock(whole) ?? whole
             if let key = try? Insecure.RSA.PrivateKey(pem: text) { return .rsa(key) }
             if let key = try? ES256PrivateKey(pem: text) { return .es256(key) }
             if let key = try? ES384PrivateKey(pem: text) { return .es384(key) }
@@ -86,6 +89,18 @@ public enum ClientAssertion {
         var description: String {
             "the key cannot sign \(self.algorithm.rawValue) (RS* needs RSA, ES256 P-256, ES384 P-384)"
         }
+    }
+
+    /// The `-----BEGIN … PRIVATE KEY-----` block of a PEM file, if it has one.
+    static func privateKeyBlock(_ pem: String) -> String? {
+        guard let begin = pem.range(of: #"-----BEGIN [A-Z ]*PRIVATE KEY-----"#, options: .regularExpression),
+            let end = pem.range(
+                of: #"-----END [A-Z ]*PRIVATE KEY-----"#,
+                options: .regularExpression,
+                range: begin.upperBound..<pem.endIndex
+            )
+        else { return nil }
+        return String(pem[begin.lowerBound..<end.upperBound]) + "\n"
     }
 
     struct NotAKey: Error {}

@@ -139,6 +139,8 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var responseBody: [UInt8] = []
     private var done = false
     private var deadlineTask: Scheduled<Void>?
+    /// The deadline passed before the connection was up: a connection that completes after it is refused.
+    private var deadlinePassed = false
 
     init(
         request: [UInt8],
@@ -190,6 +192,11 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelActive(context: ChannelHandlerContext) {
         if self.earlierStart == nil, let started = self.connectTimer.startedAt { self.stamps.connectStart = started }
         self.stamps.connectedAt = self.tunnelled ? .now() : (self.connectTimer.activeAt ?? .now())
+        if self.deadlinePassed {
+            let failure = TransportFailure(outcome: .timeout, detail: "connected only after the deadline")
+            self.complete(context: context, .failure(failure))
+            return
+        }
         if self.tlsHandler == nil {
             if self.connectTimer.sendsRequest {
                 self.stamps.requestSentAt = self.stamps.connectedAt
@@ -261,10 +268,11 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
             return TransportFailure(
                 outcome: .tlsError,
                 detail: "TLS: the server refused the handshake (\(reason)); if it wants a client certificate, "
-                    + "set tls_client_certificate_file"
+                    + "set tls_client_certificate_file",
+                tlsAlert: reason
             )
         }
-        return TransportFailure(outcome: .tlsError, detail: "TLS: \(reason)")
+        return TransportFailure(outcome: .tlsError, detail: "TLS: \(reason)", tlsAlert: reason)
     }
 
     /// BoringSSL's reason code (`TLSV1_ALERT_CERTIFICATE_REQUIRED`), without the library's source path.
@@ -287,7 +295,12 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func timedOut(context: ChannelHandlerContext) {
-        guard self.stamps.connectedAt != nil else { return }
+        guard self.stamps.connectedAt != nil else {
+            // The connect timeout speaks for a connect still in flight; should the connection come up
+            // after all, channelActive ends it at once instead of running past the deadline.
+            self.deadlinePassed = true
+            return
+        }
         let failure: TransportFailure
         if self.tlsHandler != nil && self.stamps.tlsDoneAt == nil {
             failure = TransportFailure(outcome: .timeout, detail: "TLS handshake did not finish before the deadline")

@@ -20,10 +20,12 @@ enum HTTPDate {
     }
 
     /// The provider's clock minus ours from a response's `Date`. The header has whole seconds, so the
-    /// provider's time is taken as the middle of that second: the estimate is good to about ±0.5 s.
+    /// provider's time is taken as the middle of that second: the estimate is good to about ±0.5 s. A cached
+    /// answer keeps the origin's `Date` and says how old it is in `Age` (RFC 9111 §5.1), which is added.
     static func skew(_ response: TransportResponse, arrivedAt: Date) -> Double? {
         guard let header = response.header("Date"), let date = Self.parse(header) else { return nil }
-        return date.timeIntervalSince(arrivedAt) + 0.5
+        let age = response.header("Age").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }.map(Double.init) ?? 0
+        return date.timeIntervalSince(arrivedAt) + age + 0.5
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).

@@ -101,10 +101,13 @@ public struct TransportFailure: Sendable, Error {
     public var outcome: Outcome
     /// A short explanation without secrets.
     public var detail: String
+    /// The TLS alert the server sent (BoringSSL's reason, e.g. `TLSV1_ALERT_UNKNOWN_CA`), when it sent one.
+    public var tlsAlert: String?
 
-    public init(outcome: Outcome, detail: String) {
+    public init(outcome: Outcome, detail: String, tlsAlert: String? = nil) {
         self.outcome = outcome
         self.detail = detail
+        self.tlsAlert = tlsAlert
     }
 }
 

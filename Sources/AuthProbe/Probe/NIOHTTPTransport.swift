@@ -106,7 +106,10 @@ public struct NIOHTTPTransport: HTTPTransport {
             )
         }
 
-        var lastFailure = TransportFailure(outcome: .connectionError, detail: "no address to connect to")
+        var lastFailure = TransportFailure(
+            outcome: .timeout,
+            detail: "DNS resolution used up the deadline; no time left to connect"
+        )
         for (index, address) in addresses.enumerated() {
             // Each address gets an equal share of what is left, so one blackholed address (an unreachable
             // IPv6 route, typically) cannot use up the whole deadline; the last one gets all that remains.
@@ -218,6 +221,7 @@ public struct NIOHTTPTransport: HTTPTransport {
     ) async -> ExchangeRecord {
         let promise = eventLoop.makePromise(of: ExchangeRecord.self)
         let began = connectStart ?? .now()
+        let connectDeadline = min(deadline, .now() + connectBudget)
         let proxy = request.connection.proxy
         let requestBuffer = ByteBufferAllocator().buffer(bytes: requestBytes)
         let maxBodyBytes = self.maxBodyBytes
@@ -239,7 +243,7 @@ public struct NIOHTTPTransport: HTTPTransport {
                                 authority: target.authority,
                                 proxy: proxy,
                                 userAgent: userAgent,
-                                deadline: deadline
+                                deadline: connectDeadline
                             )
                         )
                     }

@@ -106,6 +106,13 @@ public struct Prober: Sendable {
         }
     }
 
+    /// TLS alerts with which a server refuses the client certificate it was shown.
+    static let clientCertificateAlerts: Set<String> = [
+        "TLSV1_ALERT_CERTIFICATE_REQUIRED", "SSLV3_ALERT_BAD_CERTIFICATE", "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
+        "SSLV3_ALERT_CERTIFICATE_REVOKED", "SSLV3_ALERT_CERTIFICATE_EXPIRED", "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+        "TLSV1_ALERT_UNKNOWN_CA", "TLSV1_ALERT_ACCESS_DENIED",
+    ]
+
     /// The token step, and the issued access token when it succeeded (held only for this run's API step).
     private func requestToken(
         _ url: String,
@@ -133,7 +140,17 @@ public struct Prober: Sendable {
         request.connection.clientCertificate = client.tlsClientCertificate
         let exchange = await self.transport.send(request, timeout: environment.timeout)
         switch exchange.result {
-        case .failure(let failure):
+        case .failure(var failure):
+            if client.tlsClientCertificate != nil, let alert = failure.tlsAlert,
+                Self.clientCertificateAlerts.contains(alert)
+            {
+                // The token endpoint refused the client certificate: the credential, not the provider.
+                failure = TransportFailure(
+                    outcome: .credentialRejected,
+                    detail: "TLS: the token endpoint refused the client certificate (\(alert))",
+                    tlsAlert: alert
+                )
+            }
             return (Self.transportResult(.token, failure, exchange), nil)
         case .success(let response):
             var response = response

@@ -13,6 +13,7 @@ final class ProxyTunnelHandler: ChannelInboundHandler {
     private let authority: String
     private let proxy: ProxyAddress
     private let userAgent: String
+    /// The end of this address's share of the deadline: the tunnel is part of connecting.
     private let deadline: NIODeadline
     private var response: ByteBuffer?
     private var established = false

@@ -162,7 +162,7 @@ public enum ResponseClassifier {
             problems.append("\(key) is not an http(s) URL")
             return nil
         }
-        if !target.isTLS && !environment.insecureHTTP && !target.isLoopback {
+        if !target.isTLS && !environment.allowsPlainHTTP(loopbackHost: target.isLoopback) {
             problems.append("\(key) uses plain http off loopback")
             return nil
         }

@@ -191,8 +191,17 @@ struct AddressSelectionTests {
         let answering = try await RawTCPServer.start(script: [.send(PhaseDelayTests.response)], port: held.port)
         let transport = try Self.transport(port: held.port)
         let exchange = await Self.get(transport, port: held.port, .system, timeout: .seconds(4))
+        // The order matters: IPv4 first never meets the dead address; IPv6 only never leaves it.
+        let ipv4First = await Self.get(transport, port: held.port, .preferIPv4, timeout: .seconds(4))
+        let ipv6Only = await Self.get(transport, port: held.port, .ipv6Only, timeout: .milliseconds(800))
         await held.close()
         await answering.close()
+        #expect(try #require(ipv4First.timings.connect) < .milliseconds(500), "prefer_ipv4 tried [::1] first")
+        if case .failure(let failure) = ipv6Only.result {
+            #expect(failure.outcome == .connectTimeout, "\(failure.detail)")
+        } else {
+            Issue.record("ipv6_only reached the IPv4 server")
+        }
         guard case .success(let response) = exchange.result else {
             Issue.record("the second address was never tried: \(exchange.result)")
             return
