@@ -1,5 +1,6 @@
 import Foundation
 import JWTKit
+import NIOConcurrencyHelpers
 
 /// Signs the JWT a `private_key_jwt` client authenticates with (RFC 7523 §3): `iss` and `sub` are the
 /// client id, `aud` the token endpoint, a fresh `jti`, and a one-minute lifetime.
@@ -68,7 +69,7 @@ public enum ClientAssertion {
     /// A signed assertion for `clientID` at `audience`, wrapped as a secret (it authenticates the client
     /// for its lifetime).
     public static func sign(clientID: String, audience: String, key: SigningKey, now: Date) async throws -> Secret {
-        let keys = try await self.keys(pem: key.pem, algorithm: key.algorithm, keyID: key.keyID)
+        let keys = try await self.cachedKeys(key)
         // NumericDate in whole seconds: some providers (glewlwyd among them) refuse fractional times.
         let now = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
         let claims = Claims(
@@ -104,6 +105,27 @@ public enum ClientAssertion {
     }
 
     struct NotAKey: Error {}
+
+    private struct CacheKey: Hashable {
+        var pem: Secret
+        var algorithm: String
+        var keyID: String?
+    }
+
+    /// Parsed signing keys, so that a run signs without parsing PEM again (runs share the event loops that
+    /// time requests). Bounded, and emptied when full.
+    private static let keyCache = NIOLockedValueBox<[CacheKey: JWTKeyCollection]>([:])
+
+    private static func cachedKeys(_ key: SigningKey) async throws -> JWTKeyCollection {
+        let cacheKey = CacheKey(pem: key.pem, algorithm: key.algorithm.rawValue, keyID: key.keyID)
+        if let keys = Self.keyCache.withLockedValue({ $0[cacheKey] }) { return keys }
+        let keys = try await self.keys(pem: key.pem, algorithm: key.algorithm, keyID: key.keyID)
+        Self.keyCache.withLockedValue { cache in
+            if cache.count >= 64 { cache.removeAll() }
+            cache[cacheKey] = keys
+        }
+        return keys
+    }
 
     private static func keys(pem: Secret, algorithm: SigningKey.Algorithm, keyID: String?) async throws
         -> JWTKeyCollection
