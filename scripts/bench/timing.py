@@ -229,15 +229,20 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         server = DelayServer(work)
         port = server.port
-        print(f"probing delays {DELAYS_MS} ms on 127.0.0.1:{port} for about {args.seconds} s per tool", file=sys.stderr)
-        authprobe = run_authprobe(args.authprobe, port, args.seconds, work)
-        overshoot = {"authprobe": server.overshoot_ms()}
-        count = len(authprobe[0])
-        curl = run_curl(port, count)
-        overshoot["curl"] = server.overshoot_ms()
-        blackbox = run_blackbox(port, count, work)
-        overshoot["blackbox_exporter"] = server.overshoot_ms()
-        server.shutdown()
+        try:
+            print(f"probing delays {DELAYS_MS} ms on 127.0.0.1:{port} for about {args.seconds} s per tool",
+                  file=sys.stderr)
+            authprobe = run_authprobe(args.authprobe, port, args.seconds, work)
+            overshoot = {"authprobe": server.overshoot_ms()}
+            count = len(authprobe[0])
+            if count == 0:
+                raise SystemExit("authprobe recorded no successful discovery: is the delay server reachable?")
+            curl = run_curl(port, count)
+            overshoot["curl"] = server.overshoot_ms()
+            blackbox = run_blackbox(port, count, work)
+            overshoot["blackbox_exporter"] = server.overshoot_ms()
+        finally:
+            server.shutdown()
 
     results = {"authprobe": authprobe, "curl": curl, "blackbox_exporter": blackbox}
     print(f"{'tool':<18} {'requests':>8} {'median err ms':>14} {'p99 err ms':>11} {'cpu ms/request':>15} "

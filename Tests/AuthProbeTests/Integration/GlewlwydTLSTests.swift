@@ -88,12 +88,11 @@ struct GlewlwydTLSTests {
     /// Through tinyproxy, TLS runs inside a CONNECT tunnel: the probe succeeds, the five phases are still
     /// reported and add up, and the certificate is the provider's (not the proxy's).
     static func throughProxy(_ provider: Glewlwyd, caFile: String, notAfter: Date) async throws {
-        let proxy = try await Tinyproxy.start()
-        var target = Self.target(provider, caFile: caFile)
-        target.environment.proxy = proxy.address
-        let result = await Prober(transport: try NIOHTTPTransport()).probe(target)
-        let log = proxy.log
-        await proxy.stop()
+        let (result, log) = try await Tinyproxy.with { proxy in
+            var target = Self.target(provider, caFile: caFile)
+            target.environment.proxy = proxy.address
+            return (await Prober(transport: try NIOHTTPTransport()).probe(target), proxy.log)
+        }
         #expect(result.succeeded, "\(result.steps.map(\.detail))")
         #expect(result.steps.map(\.step) == [.discovery, .jwks, .token])
         let authority = provider.issuer.dropFirst("https://".count).prefix { $0 != "/" }

@@ -14,14 +14,15 @@ struct ProxyTests {
 
     @Test("plain http goes to the proxy in absolute form; every request passes it and is timed")
     func plainHTTP() async throws {
-        let proxy = try await Tinyproxy.start()
         let provider = try await FakeProvider.make()
-        let environment = Self.environment(issuer: provider.issuer, proxy: proxy.address)
-        let result = try await withRunningServices([provider.application()], waitingFor: [provider.port]) {
-            try await TestTargets.prober().probe(ProbeTarget(environment: environment, client: environment.clients[0]))
+        let (result, log) = try await Tinyproxy.with { proxy in
+            let environment = Self.environment(issuer: provider.issuer, proxy: proxy.address)
+            let result = try await withRunningServices([provider.application()], waitingFor: [provider.port]) {
+                try await TestTargets.prober()
+                    .probe(ProbeTarget(environment: environment, client: environment.clients[0]))
+            }
+            return (result, proxy.log)
         }
-        let log = proxy.log
-        await proxy.stop()
         #expect(result.succeeded, "\(result.steps.map(\.detail))")
         #expect(result.steps.map(\.step) == [.discovery, .jwks, .token])
         // tinyproxy marks what it forwards with a Via header, and logs the absolute-form request line.
@@ -53,15 +54,16 @@ struct ProxyTests {
     @Test("a proxy that refuses the CONNECT tunnel is proxy_error with its status")
     func tunnelRefused() async throws {
         // Allowed to tunnel to port 443 only, tinyproxy answers 403 for any other port.
-        let proxy = try await Tinyproxy.start(connectPorts: [443])
-        let environment = Self.environment(issuer: "https://127.0.0.1:9", proxy: proxy.address)
-        let result = try await TestTargets.prober()
-            .probe(ProbeTarget(environment: environment, client: environment.clients[0]))
-        await proxy.stop()
+        let (result, proxyPort) = try await Tinyproxy.with(connectPorts: [443]) { proxy in
+            let environment = Self.environment(issuer: "https://127.0.0.1:9", proxy: proxy.address)
+            let result = try await TestTargets.prober()
+                .probe(ProbeTarget(environment: environment, client: environment.clients[0]))
+            return (result, proxy.port)
+        }
         #expect(result.steps.map(\.outcome) == [.proxyError])
         let detail = result.steps.first?.detail ?? ""
         #expect(
-            detail.hasPrefix("the proxy http://127.0.0.1:\(proxy.port) refused the tunnel to 127.0.0.1:9: HTTP 403")
+            detail.hasPrefix("the proxy http://127.0.0.1:\(proxyPort) refused the tunnel to 127.0.0.1:9: HTTP 403")
         )
     }
 

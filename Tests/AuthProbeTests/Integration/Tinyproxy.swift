@@ -42,6 +42,19 @@ struct Tinyproxy {
         return Tinyproxy(process: process, directory: directory, port: port)
     }
 
+    /// Starts a proxy, runs `body` with it, and stops it however `body` ends.
+    static func with<T>(connectPorts: [Int] = [], _ body: (Tinyproxy) async throws -> T) async throws -> T {
+        let proxy = try await Tinyproxy.start(connectPorts: connectPorts)
+        do {
+            let value = try await body(proxy)
+            await proxy.stop()
+            return value
+        } catch {
+            await proxy.stop()
+            throw error
+        }
+    }
+
     func stop() async {
         await self.process.stop(timeout: .seconds(5))
         try? FileManager.default.removeItem(at: self.directory)
