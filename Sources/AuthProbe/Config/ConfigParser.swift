@@ -172,18 +172,13 @@ struct ConfigParser {
         }
         var ipPreference = IPPreference.system
         if let preferenceNode = fields["ip_preference"],
-            let text = self.string(preferenceNode, field: "\(field).ip_preference")
+            let preference: IPPreference = self.choice(
+                preferenceNode,
+                field: "\(field).ip_preference",
+                kind: "preference"
+            )
         {
-            if let preference = IPPreference(rawValue: text) {
-                ipPreference = preference
-            } else {
-                let known = IPPreference.allCases.map(\.rawValue).joined(separator: ", ")
-                self.fail(
-                    preferenceNode,
-                    field: "\(field).ip_preference",
-                    "unknown preference \"\(text)\" (expected one of: \(known))"
-                )
-            }
+            ipPreference = preference
         }
         var apiCheck: APICheck?
         if let apiNode = fields["api_check"] {
@@ -200,12 +195,8 @@ struct ConfigParser {
         {
             for (index, item) in list.enumerated() {
                 let itemField = "\(field).conformance_allow[\(index)]"
-                guard let name = self.string(item, field: itemField) else { continue }
-                if let rule = ConformanceRule(rawValue: name) {
+                if let rule: ConformanceRule = self.choice(item, field: itemField, kind: "rule") {
                     conformanceAllow.insert(rule)
-                } else {
-                    let known = ConformanceRule.allCases.map(\.rawValue).joined(separator: ", ")
-                    self.fail(item, field: itemField, "unknown rule \"\(name)\" (expected one of: \(known))")
                 }
             }
         }
@@ -336,17 +327,11 @@ struct ConfigParser {
         }
         var authMethod = AuthMethod.clientSecretBasic
         var methodKnown = true
-        if let methodNode = fields["auth_method"], let text = self.string(methodNode, field: "\(field).auth_method") {
-            if let method = AuthMethod(rawValue: text) {
+        if let methodNode = fields["auth_method"] {
+            if let method: AuthMethod = self.choice(methodNode, field: "\(field).auth_method", kind: "method") {
                 authMethod = method
             } else {
                 methodKnown = false
-                let known = AuthMethod.allCases.map(\.rawValue).joined(separator: ", ")
-                self.fail(
-                    methodNode,
-                    field: "\(field).auth_method",
-                    "unknown method \"\(text)\" (expected one of: \(known))"
-                )
             }
         }
         var secret: Secret?
@@ -433,18 +418,14 @@ struct ConfigParser {
         }
         guard let pem = self.secretFromFile(keyNode, field: "\(field).private_key_file") else { return nil }
         var algorithm = ClientAssertion.defaultAlgorithm(pem: pem)
-        if let algorithmNode = fields["signing_algorithm"],
-            let text = self.string(algorithmNode, field: "\(field).signing_algorithm")
-        {
-            guard let named = SigningKey.Algorithm(rawValue: text) else {
-                let known = SigningKey.Algorithm.allCases.map(\.rawValue).joined(separator: ", ")
-                self.fail(
+        if let algorithmNode = fields["signing_algorithm"] {
+            guard
+                let named: SigningKey.Algorithm = self.choice(
                     algorithmNode,
                     field: "\(field).signing_algorithm",
-                    "unknown algorithm \"\(text)\" (expected one of: \(known))"
+                    kind: "algorithm"
                 )
-                return nil
-            }
+            else { return nil }
             algorithm = named
         }
         let problemField = fields["signing_algorithm"] != nil ? "signing_algorithm" : "private_key_file"
@@ -731,6 +712,19 @@ struct ConfigParser {
             return nil
         }
         return text
+    }
+
+    /// One value of a closed set, named by its raw value; nil, with an error listing the choices, otherwise.
+    private mutating func choice<Value: RawRepresentable & CaseIterable>(
+        _ node: Node,
+        field: String,
+        kind: String
+    ) -> Value? where Value.RawValue == String {
+        guard let text = self.string(node, field: field) else { return nil }
+        if let value = Value(rawValue: text) { return value }
+        let known = Value.allCases.map(\.rawValue).joined(separator: ", ")
+        self.fail(node, field: field, "unknown \(kind) \"\(text)\" (expected one of: \(known))")
+        return nil
     }
 
     /// `http://host:port` of an HTTP proxy: no credentials, no path.

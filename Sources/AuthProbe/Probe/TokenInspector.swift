@@ -38,7 +38,8 @@ public enum TokenInspector {
         guard let header = token.withRawValue(Self.header) else { return nil }
         // The kid must name a published key: jwt-kit would fall back to a default key and hide a key
         // rotated at the provider but not (yet) published.
-        let publishedKids = Self.kids(jwks)
+        let keyObjects = Self.keyObjects(jwks)
+        let publishedKids = Set(keyObjects.compactMap { $0["kid"] as? String })
         if let kid = header["kid"] as? String, !publishedKids.contains(kid) {
             return Inspection(
                 outcome: .jwtUnknownKid,
@@ -50,7 +51,7 @@ public enum TokenInspector {
         let keys = JWTKeyCollection()
         var unusable: [String] = []
         var loaded = 0
-        for key in Self.keyObjects(jwks) {
+        for key in keyObjects {
             if let kid = header["kid"] as? String, key["kid"] as? String != kid { continue }
             do {
                 let data = try JSONSerialization.data(withJSONObject: key)
@@ -111,11 +112,6 @@ public enum TokenInspector {
             let object = try? JSONSerialization.jsonObject(with: header) as? [String: Any], object["alg"] is String
         else { return nil }
         return object
-    }
-
-    /// The key ids a JWKS publishes.
-    static func kids(_ jwks: String) -> Set<String> {
-        Set(Self.keyObjects(jwks).compactMap { $0["kid"] as? String })
     }
 
     /// The key objects of a JWKS document.

@@ -53,13 +53,18 @@ struct GlewlwydIntegrationTests {
             MetricsText.value(await scrape(), name, Self.target.merging(extra) { $1 })
         }
 
+        /// `authprobe run` with the given secret, logging at debug level to `log`.
+        func startMonitor(secret: String, log: String) throws -> BackgroundProcess {
+            try BackgroundProcess(
+                Checkout.authprobeBinary,
+                ["run", "--config", configURL.path, "--log-level", "debug"],
+                environment: ["GLW_CLIENT_ID": provider.clientID, "GLW_CLIENT_SECRET": secret],
+                log: work.appendingPathComponent(log)
+            )
+        }
+
         // 1. A working credential: success, with glewlwyd's real expires_in.
-        var monitor = try BackgroundProcess(
-            Checkout.authprobeBinary,
-            ["run", "--config", configURL.path, "--log-level", "debug"],
-            environment: ["GLW_CLIENT_ID": provider.clientID, "GLW_CLIENT_SECRET": originalSecret],
-            log: work.appendingPathComponent("authprobe-1.log")
-        )
+        var monitor = try startMonitor(secret: originalSecret, log: "authprobe-1.log")
         #expect(await eventually { await value("authprobe_up") == 1 }, "first run succeeds: \(monitor.log)")
         #expect(await value("authprobe_token_lifetime_seconds") == 3600)
         #expect(await value("authprobe_jwks_keys", ["client": ""]) == nil)
@@ -153,12 +158,7 @@ struct GlewlwydIntegrationTests {
         #expect(firstLog.contains("scheduler stopped"))
 
         // ...and after a restart with the new secret the credential works again.
-        monitor = try BackgroundProcess(
-            Checkout.authprobeBinary,
-            ["run", "--config", configURL.path, "--log-level", "debug"],
-            environment: ["GLW_CLIENT_ID": provider.clientID, "GLW_CLIENT_SECRET": rotatedSecret],
-            log: work.appendingPathComponent("authprobe-2.log")
-        )
+        monitor = try startMonitor(secret: rotatedSecret, log: "authprobe-2.log")
         #expect(await eventually { await value("authprobe_up") == 1 }, "after rotation: \(monitor.log)")
         #expect(await value("authprobe_token_lifetime_seconds") == 60)
         #expect(await monitor.stop() == 0)
