@@ -696,11 +696,11 @@ struct ConfigParser {
             )
             return nil
         }
-        if scheme == "http" && !insecureHTTP && !Self.isLoopback(host: host) {
+        if scheme == "http" && !insecureHTTP && !Host.isLoopback(host) {
             self.fail(node, field: field, "plain http is refused off loopback; use https (or set insecure_http: true)")
             return nil
         }
-        if scheme == "http" && !insecureHTTP, let proxy, !Self.isLoopback(host: proxy.host) {
+        if scheme == "http" && !insecureHTTP, let proxy, !Host.isLoopback(proxy.host) {
             // Sent to a proxy elsewhere, a loopback request would cross the network in clear text (and reach
             // the proxy's own loopback, not this host's).
             self.fail(
@@ -751,14 +751,6 @@ struct ConfigParser {
         }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return ProxyAddress(host: host, port: port)
-    }
-
-    /// True for `localhost`, 127.0.0.0/8 and ::1.
-    static func isLoopback(host: String) -> Bool {
-        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
-        if bare == "localhost" || bare.hasSuffix(".localhost") || bare == "::1" { return true }
-        let octets = bare.split(separator: ".", omittingEmptySubsequences: false)
-        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
 
     private mutating func requiredLabel(_ fields: [String: Node], node: Node, key: String, field: String) -> String? {

@@ -145,7 +145,7 @@ public struct EnvironmentConfig: Sendable {
     /// Whether a plain-http URL may be used: with `insecure_http`, or on loopback reached
     /// directly or through a loopback proxy (never in clear text across the network).
     func allowsPlainHTTP(loopbackHost: Bool) -> Bool {
-        self.insecureHTTP || (loopbackHost && self.proxy.map { ConfigParser.isLoopback(host: $0.host) } ?? true)
+        self.insecureHTTP || (loopbackHost && self.proxy.map { Host.isLoopback($0.host) } ?? true)
     }
 
     /// How this environment's requests reach its servers.
@@ -244,21 +244,4 @@ public struct ProbeTarget: Sendable {
 
     /// The label values of this target.
     public var key: TargetKey { TargetKey(environment: self.environment.name, client: self.client?.name ?? "") }
-}
-
-/// The `environment` and `client` label values of a target (client is empty for discovery-only targets).
-public struct TargetKey: Sendable, Hashable, Comparable, CustomStringConvertible {
-    public var environment: String
-    public var client: String
-
-    public init(environment: String, client: String) {
-        self.environment = environment
-        self.client = client
-    }
-
-    public static func < (lhs: TargetKey, rhs: TargetKey) -> Bool {
-        (lhs.environment, lhs.client) < (rhs.environment, rhs.client)
-    }
-
-    public var description: String { self.client.isEmpty ? self.environment : "\(self.environment)/\(self.client)" }
 }

@@ -23,14 +23,15 @@ public enum ResponseClassifier {
     /// `Retry-After` as delta-seconds or an HTTP date.
     public static func retryAfter(_ response: TransportResponse, now: Date) -> Duration? {
         guard let value = response.header("Retry-After")?.trimmingCharacters(in: .whitespaces) else { return nil }
-        if let seconds = Int(value), seconds >= 0 { return .seconds(seconds) }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: value) else { return nil }
-        return .seconds(max(0, Int(date.timeIntervalSince(now).rounded(.up))))
+        if let seconds = Int(value), seconds >= 0 { return .seconds(min(seconds, Self.longestRetryAfter)) }
+        // A date is checked before any conversion: a date far in the future must not trap converting to Int.
+        guard let date = HTTPDate.parse(value) else { return nil }
+        let seconds = min(max(0, date.timeIntervalSince(now).rounded(.up)), Double(Self.longestRetryAfter))
+        return .seconds(Int(seconds))
     }
+
+    /// The longest `Retry-After` kept, in seconds (a week); the scheduler caps the wait further.
+    static let longestRetryAfter = 7 * 86_400
 
     static func httpFailure(_ step: Step, _ response: TransportResponse, now: Date) -> StepResult {
         var detail = "HTTP \(response.status)"

@@ -36,7 +36,7 @@ struct RequestTarget: Sendable, Equatable {
         }
         self.isTLS = scheme == "https"
         self.host = host
-        self.isLoopback = ConfigParser.isLoopback(host: host)
+        self.isLoopback = Host.isLoopback(host)
         self.port = components.port ?? (self.isTLS ? 443 : 80)
         guard (1...65535).contains(self.port) else { return nil }
         let path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath

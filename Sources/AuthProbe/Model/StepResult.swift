@@ -1,0 +1,56 @@
+import Foundation
+
+/// The result of one step: what happened, how long it took, and a sanitized explanation.
+public struct StepResult: Sendable {
+    public var step: Step
+    public var outcome: Outcome
+    /// HTTP status, when a response arrived.
+    public var httpStatus: Int?
+    public var timings: PhaseTimings
+    /// Free text for logs and the store; never contains a secret, a token or a header value.
+    public var detail: String
+    /// `expires_in` of the issued token (token step).
+    public var tokenLifetime: Int?
+    /// Number of keys in the JWKS (jwks step).
+    public var jwksKeys: Int?
+    /// The provider asked us to wait this long (`Retry-After` on 429/503).
+    public var retryAfter: Duration?
+    /// `notAfter` of the endpoint's TLS certificate, when the step used TLS.
+    public var tlsCertificateExpiry: Date?
+    /// The provider's clock minus ours, in seconds: from the issued JWT's `iat` (token step), else from the
+    /// response's `Date` header.
+    public var clockSkew: Double?
+    /// Token step with a JWT access token: whether its signature was verified against the JWKS (false when no
+    /// published key could be used). nil for opaque tokens and when inspection is turned off.
+    public var tokenVerified: Bool?
+    /// Identity of the key set (its sorted key ids) of a JWKS step, to notice rotations.
+    public var jwksFingerprint: String?
+    /// The specification checks this step made and the provider's violations.
+    public var conformance = ConformanceReport()
+    /// Harmless deviations from the specifications noticed on the way (lowercase token type, string `expires_in`).
+    public var notes: [String]
+
+    public init(
+        step: Step,
+        outcome: Outcome,
+        httpStatus: Int? = nil,
+        timings: PhaseTimings = PhaseTimings(),
+        detail: String = "",
+        tokenLifetime: Int? = nil,
+        jwksKeys: Int? = nil,
+        retryAfter: Duration? = nil,
+        notes: [String] = []
+    ) {
+        self.step = step
+        self.outcome = outcome
+        self.httpStatus = httpStatus
+        self.timings = timings
+        self.detail = detail
+        self.tokenLifetime = tokenLifetime
+        self.jwksKeys = jwksKeys
+        self.retryAfter = retryAfter
+        self.notes = notes
+    }
+
+    public var succeeded: Bool { self.outcome == .success }
+}
