@@ -14,7 +14,7 @@ public struct Monitor: Sendable {
     public let metrics: MonitorMetrics
     public let services: [any Service]
 
-    /// Opens the store, restores history into the metrics and wires the services.
+    /// Opens the store, restores the targets' states and wires the services.
     /// `onServerRunning` receives the port the HTTP server bound.
     public static func build(
         config: MonitorConfig,
@@ -23,20 +23,24 @@ public struct Monitor: Sendable {
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> Monitor {
         let store = try ResultStore.open(path: config.database)
-        let metrics = MonitorMetrics(location: config.location)
         let targets = config.targets
-        metrics.restore(try await store.history(), targets: targets)
-        metrics.describeCredentials(targets)
+        let states = try await Self.restoredStates(store: store, targets: targets, logger: logger)
+        let metrics = MonitorMetrics(targets: targets, location: config.location)
+        metrics.restore(Array(states.values))
+        let writer = StoreWriter(store: store, path: config.database, logger: logger)
+        metrics.own.observeStore { writer.health }
         let prober = Prober(transport: try transport ?? NIOHTTPTransport())
         let scheduler = Scheduler(
             targets: targets,
+            states: states,
             prober: prober,
-            sinks: [StoreSink(store: store, logger: logger), MetricsSink(metrics: metrics), LogSink(logger: logger)],
+            sinks: [writer, metrics, LogSink(logger: logger)],
             concurrency: config.concurrency,
             clock: ContinuousClock(),
             logger: logger,
             // Runs share the transport's event loops (a test's own transport has none to share).
-            executors: transport == nil ? EventLoopTaskExecutor.all(of: MultiThreadedEventLoopGroup.singleton) : []
+            executors: transport == nil ? EventLoopTaskExecutor.all(of: MultiThreadedEventLoopGroup.singleton) : [],
+            observer: metrics.own
         )
         let retention = RetentionService(
             store: store,
@@ -44,15 +48,56 @@ public struct Monitor: Sendable {
             clock: ContinuousClock(),
             logger: logger
         )
+        // A run lasts at most a few timeouts; a due run waiting for a permit much longer means the scheduler
+        // is stuck.
+        let longestTimeout = config.environments.map(\.timeout).max() ?? MonitorConfig.defaultTimeout
+        let stall = max(longestTimeout * 8, .seconds(60))
         let server = MonitorServer.application(
             metrics: metrics,
             listen: config.listen,
             logger: logger,
+            readiness: {
+                if writer.health.failing { return "the database \(config.database) cannot be written" }
+                if scheduler.longestPermitWait > stall { return "probe runs have waited over \(stall) to start" }
+                return nil
+            },
             onServerRunning: onServerRunning
         )
-        // Services stop in reverse order: the scheduler finishes and records in-flight runs while the
-        // server still answers scrapes.
-        return Monitor(config: config, store: store, metrics: metrics, services: [server, retention, scheduler])
+        // Services stop in reverse order: the scheduler finishes and records in-flight runs, then the writer
+        // writes them, while the server still answers scrapes.
+        return Monitor(
+            config: config,
+            store: store,
+            metrics: metrics,
+            services: [server, writer, retention, scheduler]
+        )
+    }
+
+    /// The states of the configured targets, restricted to the steps they still probe.
+    static func restoredStates(
+        store: ResultStore,
+        targets: [ProbeTarget],
+        logger: Logger
+    ) async throws -> [TargetKey: TargetState] {
+        let (stored, skipped) = try await store.states()
+        for key in skipped {
+            logger.warning(
+                "a stored target state does not decode; the target starts afresh",
+                metadata: ["probe.environment": "\(key.environment)", "probe.client": "\(key.client)"]
+            )
+        }
+        var steps: [TargetKey: Set<Step>] = [:]
+        for target in targets {
+            var expected: Set<Step> = [.discovery, .jwks]
+            if target.client != nil { expected.insert(.token) }
+            if target.client != nil && target.environment.apiCheck != nil { expected.insert(.api) }
+            steps[target.key] = expected
+        }
+        var states: [TargetKey: TargetState] = [:]
+        for state in stored {
+            if let expected = steps[state.key] { states[state.key] = state.keeping(steps: expected) }
+        }
+        return states
     }
 
     /// Runs until SIGTERM or SIGINT, then stops gracefully.

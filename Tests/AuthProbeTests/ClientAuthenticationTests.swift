@@ -195,12 +195,10 @@ struct ClientAuthenticationTests {
         )
 
         // The certificate's notAfter is the credential's expiry, kind "certificate".
-        let metrics = MonitorMetrics()
-        metrics.describeCredentials([targets[0]])
-        let exposition = String(decoding: metrics.render(), as: UTF8.self)
+        let exposition = MonitorMetrics(targets: [targets[0]]).exposition
         #expect(
             exposition.contains(
-                #"authprobe_credential_expiry_timestamp_seconds{client="svc",environment="fake",kind="certificate"} \#(notAfter.timeIntervalSince1970)"#
+                #"authprobe_credential_expiry_timestamp_seconds{environment="fake",client="svc",kind="certificate"} \#(notAfter.timeIntervalSince1970)"#
             ),
             "\(exposition)"
         )

@@ -6,7 +6,7 @@ import Testing
 /// The builder wires the pieces; a restart must not make a broken credential look healthy.
 @Suite("Monitor builder")
 struct MonitorBuildTests {
-    @Test("history in the database is in the metrics before the first probe")
+    @Test("the stored target states are in the metrics before the first probe")
     func restoresHistory() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("monitor-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -14,9 +14,16 @@ struct MonitorBuildTests {
         let key = TargetKey(environment: "prod", client: "svc")
         do {
             let store = try ResultStore.open(path: database)
-            try await store.insert(ResultStoreTests.run(key, at: 100, ResultStoreTests.healthy, lifetime: 900))
-            try await store.insert(ResultStoreTests.run(key, at: 160, ResultStoreTests.rejected))
-            try await store.insert(ResultStoreTests.run(key, at: 220, ResultStoreTests.rejected))
+            var rotated = ResultStoreTests.run(key, at: 160, ResultStoreTests.rejected, keys: 2)
+            rotated.steps[1].jwksFingerprint = "new-key"
+            var first = ResultStoreTests.run(key, at: 100, ResultStoreTests.healthy, lifetime: 900, keys: 1)
+            first.steps[1].jwksFingerprint = "old-key"
+            try await ResultStoreTests.record(
+                store,
+                first,
+                rotated,
+                ResultStoreTests.run(key, at: 220, ResultStoreTests.rejected)
+            )
         }
         let environment = EnvironmentConfig(
             name: "prod",
@@ -28,14 +35,21 @@ struct MonitorBuildTests {
         let lines = Set(
             String(decoding: monitor.metrics.render(), as: UTF8.self).split(separator: "\n").map(String.init)
         )
-        #expect(lines.contains(#"authprobe_up{client="svc",environment="prod"} 0.0"#))
-        #expect(lines.contains(#"authprobe_consecutive_failures{client="svc",environment="prod",step="token"} 2.0"#))
-        #expect(
-            lines.contains(
-                #"authprobe_last_success_timestamp_seconds{client="svc",environment="prod",step="token"} 100.0"#
-            )
-        )
-        #expect(lines.contains(#"authprobe_token_lifetime_seconds{client="svc",environment="prod"} 900.0"#))
-        #expect(monitor.services.count == 3)
+        let expected = [
+            #"authprobe_up{environment="prod",client="svc"} 0.0"#,
+            #"authprobe_consecutive_failures{environment="prod",client="svc",step="token"} 2"#,
+            #"authprobe_last_success_timestamp_seconds{environment="prod",client="svc",step="token"} 100.0"#,
+            #"authprobe_step_last_attempt_timestamp_seconds{environment="prod",client="svc",step="token"} 220.0"#,
+            #"authprobe_step_success{environment="prod",client="svc",step="token"} 0.0"#,
+            #"authprobe_token_lifetime_seconds{environment="prod",client="svc"} 900"#,
+            #"authprobe_jwks_keys{environment="prod"} 2"#,
+            // The JWKS rotation seen before the restart is still known after it.
+            #"authprobe_jwks_last_rotation_timestamp_seconds{environment="prod"} 160.0"#,
+            #"authprobe_step_results_total{environment="prod",client="svc",step="token",outcome="success",scope="none"} 0"#,
+        ]
+        for line in expected {
+            #expect(lines.contains(line), "missing: \(line)")
+        }
+        #expect(monitor.services.count == 4)
     }
 }

@@ -186,17 +186,15 @@ struct ProberTests {
         let token = result.steps[2].conformance
         #expect(token.violated == [.tokenCacheControlNoStore, .tokenExpiresInNumeric])
         #expect(token.checked.contains(.tokenTypeBearer))
-        let metrics = MonitorMetrics()
-        metrics.record(result)
-        let body = String(decoding: metrics.render(), as: UTF8.self)
+        let body = MonitorMetrics.recording([result], targets: [target]).exposition
         #expect(
             body.contains(
-                #"authprobe_conformance_violation{client="svc",environment="fake",rule="token_expires_in_numeric"} 1.0"#
+                #"authprobe_conformance_violation{environment="fake",rule="token_expires_in_numeric"} 1.0"#
             )
         )
         #expect(
             body.contains(
-                #"authprobe_conformance_violation{client="svc",environment="fake",rule="grant_type_advertised"} 0.0"#
+                #"authprobe_conformance_violation{environment="fake",rule="grant_type_advertised"} 0.0"#
             )
         )
     }

@@ -4,7 +4,7 @@ import GRDB
 import Logging
 import Testing
 
-/// The store records every step and gives back the history a restart needs.
+/// The store records every step and gives back the target states a restart needs.
 @Suite("Result store")
 struct ResultStoreTests {
     static let key = TargetKey(environment: "prod", client: "svc")
@@ -33,29 +33,68 @@ struct ResultStoreTests {
         )
     }
 
+    /// Inserts each run with the state it leads its target to, continuing from the stored state (as the
+    /// scheduler continues from the restored one).
+    static func record(_ store: ResultStore, _ results: ProbeResult...) async throws {
+        for result in results {
+            let stored = try await store.states().states.first { $0.key == result.target }
+            try await store.insert(result, state: (stored ?? TargetState(key: result.target)).applying(result))
+        }
+    }
+
+    /// The stored state of `key`.
+    static func state(_ store: ResultStore, _ key: TargetKey = key) async throws -> TargetState? {
+        try await store.states().states.first { $0.key == key }
+    }
+
     static let healthy: [(Step, Outcome)] = [(.discovery, .success), (.jwks, .success), (.token, .success)]
     static let rejected: [(Step, Outcome)] = [(.discovery, .success), (.jwks, .success), (.token, .credentialRejected)]
 
-    @Test("history: last outcome, last success and failures since it, per step")
-    func history() async throws {
+    @Test("the target state round-trips: last outcome, last success and failures since it, per step")
+    func stateRoundTrip() async throws {
         let store = try ResultStore(writer: DatabaseQueue())
-        try await store.insert(Self.run(at: 100, Self.healthy, lifetime: 3600, keys: 2))
-        try await store.insert(Self.run(at: 160, Self.healthy, lifetime: 60, keys: 3))
+        try await Self.record(store, Self.run(at: 100, Self.healthy, lifetime: 3600, keys: 2))
+        try await Self.record(store, Self.run(at: 160, Self.healthy, lifetime: 60, keys: 3))
         for time in [220.0, 280, 340] {
-            try await store.insert(Self.run(at: time, Self.rejected, keys: 3))
+            try await Self.record(store, Self.run(at: time, Self.rejected, keys: 3))
         }
-        let history = try await store.history()
-        let token = try #require(history.steps.first { $0.step == .token })
-        #expect(token.target == Self.key)
-        #expect(token.lastOutcome == .credentialRejected)
+        let state = try #require(try await Self.state(store))
+        let token = try #require(state.steps[.token])
+        #expect(token.outcome == .credentialRejected)
+        #expect(token.httpStatus == 403)
         #expect(token.lastSuccess == Date(timeIntervalSince1970: 160))
         #expect(token.consecutiveFailures == 3)
-        let discovery = try #require(history.steps.first { $0.step == .discovery })
-        #expect(discovery.lastOutcome == .success)
+        #expect(token.timings == PhaseTimings(total: .milliseconds(42)))
+        let discovery = try #require(state.steps[.discovery])
+        #expect(discovery.outcome == .success)
         #expect(discovery.consecutiveFailures == 0)
         #expect(discovery.lastSuccess == Date(timeIntervalSince1970: 340))
-        #expect(history.tokenLifetimes == [Self.key: 60])
-        #expect(history.jwksKeys == ["prod": 3])
+        #expect(state.tokenLifetime == 60)
+        #expect(state.jwks?.keys == 3)
+        // What was stored is exactly the state the runs led to.
+        var expected = TargetState(key: Self.key)
+        expected.apply(Self.run(at: 100, Self.healthy, lifetime: 3600, keys: 2))
+        expected.apply(Self.run(at: 160, Self.healthy, lifetime: 60, keys: 3))
+        for time in [220.0, 280, 340] { expected.apply(Self.run(at: time, Self.rejected, keys: 3)) }
+        #expect(state == expected)
+    }
+
+    @Test("a stored state that does not decode is skipped and named, never a crash")
+    func undecodableState() async throws {
+        let queue = try DatabaseQueue()
+        let store = try ResultStore(writer: queue)
+        try await Self.record(store, Self.run(at: 100, Self.healthy))
+        try await queue.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO target_state (environment, client, state) VALUES
+                      ('prod', 'broken', '{"key": 1}'), ('prod', 'binary', X'00FF'), ('prod', 'number', 42)
+                    """
+            )
+        }
+        let (states, skipped) = try await store.states()
+        #expect(states.map(\.key) == [Self.key])
+        #expect(Set(skipped.map(\.client)) == ["broken", "binary", "number"])
     }
 
     @Test("every result keeps its phase timings; a phase that did not happen is NULL")
@@ -70,7 +109,7 @@ struct ResultStoreTests {
             total: .microseconds(32_500)
         )
         let step = StepResult(step: .discovery, outcome: .success, httpStatus: 200, timings: timings)
-        try await store.insert(ProbeResult(target: Self.key, startedAt: Date(), steps: [step]))
+        try await Self.record(store, ProbeResult(target: Self.key, startedAt: Date(), steps: [step]))
         let row = try #require(
             try await queue.read { db in
                 try Row.fetchOne(
@@ -88,40 +127,49 @@ struct ResultStoreTests {
         #expect(row["duration_seconds"] as Double? == 0.0325)
     }
 
-    @Test("the store sink batches results without making runs wait, and finish() writes them all")
-    func sinkBatches() async throws {
+    @Test("the store writer batches results without making runs wait, and finish() writes them all")
+    func writerBatches() async throws {
         let store = try ResultStore(writer: DatabaseQueue())
-        let sink = StoreSink(store: store, logger: Logger(label: "test"), window: .seconds(30))
+        let writer = StoreWriter(store: store, path: ":memory:", logger: Logger(label: "test"), window: .seconds(30))
+        var state = TargetState(key: Self.key)
         for time in [100.0, 160, 220] {
-            await sink.record(Self.run(at: time, Self.rejected))
+            let result = Self.run(at: time, Self.rejected)
+            state.apply(result)
+            await writer.record(result, state: state)
         }
-        // Within the window nothing is written yet: recording never waited for the disk.
-        #expect(try await store.history().steps.isEmpty)
-        await sink.finish()
-        let token = try #require(try await store.history().steps.first { $0.step == .token })
+        // Nothing is written until the writer flushes: recording never waits for the disk.
+        #expect(try await Self.state(store) == nil)
+        #expect(writer.health.pendingResults == 3)
+        await writer.finish()
+        let token = try #require(try await Self.state(store)?.steps[.token])
         #expect(token.consecutiveFailures == 3)
-        #expect(token.lastOutcome == .credentialRejected)
-        // A sink that has finished takes new results again.
-        await sink.record(Self.run(at: 280, Self.healthy))
-        await sink.finish()
-        #expect(try await store.history().steps.first { $0.step == .token }?.consecutiveFailures == 0)
+        #expect(token.outcome == .credentialRejected)
+        #expect(try await store.recent().count == 9)
+        #expect(writer.health.pendingResults == 0)
+        #expect(writer.health.lastWrite != nil)
+        // A writer that has finished takes new results again.
+        let healthy = Self.run(at: 280, Self.healthy)
+        state.apply(healthy)
+        await writer.record(healthy, state: state)
+        await writer.finish()
+        #expect(try await Self.state(store)?.steps[.token]?.consecutiveFailures == 0)
     }
 
     @Test("a step that never succeeded counts all its failures")
     func neverSucceeded() async throws {
         let store = try ResultStore(writer: DatabaseQueue())
-        try await store.insert(Self.run(at: 1, [(.discovery, .connectRefused)]))
-        try await store.insert(Self.run(at: 2, [(.discovery, .connectRefused)]))
-        let history = try await store.history()
-        #expect(history.steps.count == 1)
-        #expect(history.steps[0].consecutiveFailures == 2)
-        #expect(history.steps[0].lastSuccess == nil)
+        try await Self.record(store, Self.run(at: 1, [(.discovery, .connectRefused)]))
+        try await Self.record(store, Self.run(at: 2, [(.discovery, .connectRefused)]))
+        let state = try #require(try await Self.state(store))
+        #expect(state.steps.count == 1)
+        #expect(state.steps[.discovery]?.consecutiveFailures == 2)
+        #expect(state.steps[.discovery]?.lastSuccess == nil)
     }
 
     @Test("rows keep outcome, status, duration and detail")
     func rows() async throws {
         let store = try ResultStore(writer: DatabaseQueue())
-        try await store.insert(Self.run(at: 10, Self.rejected))
+        try await Self.record(store, Self.run(at: 10, Self.rejected))
         let rows = try await store.recent()
         #expect(rows.count == 3)
         let token = try #require(rows.first)
@@ -136,8 +184,7 @@ struct ResultStoreTests {
     @Test("retention removes only rows older than the cutoff")
     func prune() async throws {
         let store = try ResultStore(writer: DatabaseQueue())
-        try await store.insert(Self.run(at: 100, Self.healthy))
-        try await store.insert(Self.run(at: 200, Self.healthy))
+        try await Self.record(store, Self.run(at: 100, Self.healthy), Self.run(at: 200, Self.healthy))
         let removed = try await store.prune(before: Date(timeIntervalSince1970: 150))
         #expect(removed == 3)
         let rows = try await store.recent()
@@ -145,21 +192,24 @@ struct ResultStoreTests {
         #expect(rows.allSatisfy { $0.time == Date(timeIntervalSince1970: 200) })
     }
 
-    @Test("history survives retention: a credential broken for longer than the raw rows are kept")
-    func historyOutlivesRetention() async throws {
+    @Test("the state survives retention: a credential broken for longer than the raw rows are kept")
+    func stateOutlivesRetention() async throws {
         let store = try ResultStore(writer: DatabaseQueue())
-        try await store.insert(Self.run(at: 100, Self.healthy, lifetime: 600, keys: 2))
-        try await store.insert(Self.run(at: 200, Self.rejected, keys: 2))
-        try await store.insert(Self.run(at: 300, Self.rejected, keys: 2))
+        try await Self.record(
+            store,
+            Self.run(at: 100, Self.healthy, lifetime: 600, keys: 2),
+            Self.run(at: 200, Self.rejected, keys: 2),
+            Self.run(at: 300, Self.rejected, keys: 2)
+        )
         try await store.prune(before: Date(timeIntervalSince1970: 1000))
         #expect(try await store.recent().isEmpty)
-        let history = try await store.history()
-        let token = try #require(history.steps.first { $0.step == .token })
-        #expect(token.lastOutcome == .credentialRejected)
+        let state = try #require(try await Self.state(store))
+        let token = try #require(state.steps[.token])
+        #expect(token.outcome == .credentialRejected)
         #expect(token.consecutiveFailures == 2)
         #expect(token.lastSuccess == Date(timeIntervalSince1970: 100))
-        #expect(history.tokenLifetimes == [Self.key: 600])
-        #expect(history.jwksKeys == ["prod": 2])
+        #expect(state.tokenLifetime == 600)
+        #expect(state.jwks?.keys == 2)
     }
 
     @Test("a database written before step_state existed is migrated with its history")
@@ -185,16 +235,17 @@ struct ResultStoreTests {
             )
         }
         let store = try ResultStore(writer: queue)
-        let history = try await store.history()
-        let token = try #require(history.steps.first { $0.step == .token })
-        #expect(token.lastOutcome == .invalidClient)
+        let state = try #require(try await Self.state(store))
+        let token = try #require(state.steps[.token])
+        #expect(token.outcome == .invalidClient)
         #expect(token.consecutiveFailures == 2)
         #expect(token.lastSuccess == Date(timeIntervalSince1970: 10))
-        #expect(history.tokenLifetimes == [Self.key: 300])
-        #expect(history.jwksKeys == ["prod": 4])
+        #expect(state.tokenLifetime == 300)
+        #expect(state.jwks?.keys == 4)
+        #expect(state.up == false)
         // New results continue from the migrated state.
-        try await store.insert(Self.run(at: 40, Self.rejected))
-        #expect(try await store.history().steps.first { $0.step == .token }?.consecutiveFailures == 3)
+        try await Self.record(store, Self.run(at: 40, Self.rejected))
+        #expect(try await Self.state(store)?.steps[.token]?.consecutiveFailures == 3)
     }
 
     @Test("on disk: WAL mode, and a reopened database keeps its rows")
@@ -204,12 +255,12 @@ struct ResultStoreTests {
         let path = directory.appendingPathComponent("nested/authprobe.sqlite").path
         do {
             let store = try ResultStore.open(path: path)
-            try await store.insert(Self.run(at: 5, Self.rejected))
+            try await Self.record(store, Self.run(at: 5, Self.rejected))
         }
         let mode = try await DatabaseQueue(path: path).read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
         let reopened = try ResultStore.open(path: path)
         #expect(try await reopened.recent().count == 3)
-        #expect(try await reopened.history().steps.first { $0.step == .token }?.consecutiveFailures == 1)
+        #expect(try await Self.state(reopened)?.steps[.token]?.consecutiveFailures == 1)
     }
 }

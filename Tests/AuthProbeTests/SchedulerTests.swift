@@ -113,17 +113,4 @@ struct SchedulerTests {
         #expect(runs.dropFirst().allSatisfy { $0.steps.map(\.step) == [.discovery, .jwks] }, "later runs do not")
         #expect(provider.requests.filter { $0.path == "/token" }.count == 1)
     }
-
-    @Test("first runs are spread by a stable fraction of the interval")
-    func spread() {
-        let interval = Duration.seconds(60)
-        let offsets = (0..<50).map {
-            Scheduler<ContinuousClock>.offset(of: TargetKey(environment: "env\($0)", client: "c"), within: interval)
-        }
-        #expect(offsets.allSatisfy { $0 >= .zero && $0 < interval })
-        #expect(Set(offsets).count > 40, "offsets differ between targets")
-        #expect(offsets.contains { $0 < .seconds(20) } && offsets.contains { $0 > .seconds(40) })
-        let again = Scheduler<ContinuousClock>.offset(of: TargetKey(environment: "env0", client: "c"), within: interval)
-        #expect(again == offsets[0])
-    }
 }

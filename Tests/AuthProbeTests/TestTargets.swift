@@ -33,6 +33,13 @@ enum TestTargets {
         return ProbeTarget(environment: environment, client: environment.clients[0])
     }
 
+    /// A target of a provider that is never contacted (for tests of what is done with results).
+    static func target(environment name: String = "fake", clients: [ClientConfig]? = nil) -> ProbeTarget {
+        var environment = self.environment(issuer: "https://idp.example/", clients: clients)
+        environment.name = name
+        return ProbeTarget(environment: environment, client: environment.clients.first)
+    }
+
     static func prober() throws -> Prober {
         Prober(transport: try NIOHTTPTransport())
     }

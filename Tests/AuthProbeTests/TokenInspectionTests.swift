@@ -116,12 +116,11 @@ struct TokenInspectionTests {
         #expect(step.tokenVerified == false)
         #expect(step.notes.contains { $0.hasPrefix("no JWKS key usable to verify the token: kid k1 (kty RSA)") })
 
-        let metrics = MonitorMetrics()
-        metrics.record(
-            ProbeResult(target: TargetKey(environment: "fake", client: "svc"), startedAt: Date(), steps: [step])
-        )
-        let exposition = String(decoding: metrics.render(), as: UTF8.self)
-        #expect(exposition.contains(#"authprobe_token_signature_verified{client="svc",environment="fake"} 0.0"#))
+        let exposition = MonitorMetrics.recording(
+            [ProbeResult(target: TargetKey(environment: "fake", client: "svc"), startedAt: Date(), steps: [step])],
+            targets: [TestTargets.target()]
+        ).exposition
+        #expect(exposition.contains(#"authprobe_token_signature_verified{environment="fake",client="svc"} 0.0"#))
     }
 
     @Test("verify_access_token: false leaves a token signed by an unknown key alone")
@@ -152,7 +151,9 @@ struct TokenInspectionTests {
 
     @Test("a changed key set is a rotation, with its time")
     func rotation() {
-        let metrics = MonitorMetrics()
+        var environment = TestTargets.environment(issuer: "https://idp.example/", clients: [])
+        environment.name = "prod"
+        let target = ProbeTarget(environment: environment, client: nil)
         func run(_ fingerprint: String, at seconds: Double) -> ProbeResult {
             var jwks = StepResult(step: .jwks, outcome: .success, jwksKeys: 1)
             jwks.jwksFingerprint = fingerprint
@@ -162,13 +163,11 @@ struct TokenInspectionTests {
                 steps: [StepResult(step: .discovery, outcome: .success), jwks]
             )
         }
-        metrics.record(run("k1", at: 100))
-        metrics.record(run("k1", at: 160))
-        var body = String(decoding: metrics.render(), as: UTF8.self)
+        var runs = [run("k1", at: 100), run("k1", at: 160)]
+        var body = MonitorMetrics.recording(runs, targets: [target]).exposition
         #expect(!body.contains("authprobe_jwks_last_rotation_timestamp_seconds{"))
-        metrics.record(run("k1,k2", at: 220))
-        metrics.record(run("k1,k2", at: 280))
-        body = String(decoding: metrics.render(), as: UTF8.self)
+        runs += [run("k1,k2", at: 220), run("k1,k2", at: 280)]
+        body = MonitorMetrics.recording(runs, targets: [target]).exposition
         #expect(body.contains(#"authprobe_jwks_last_rotation_timestamp_seconds{environment="prod"} 220.0"#))
     }
 }

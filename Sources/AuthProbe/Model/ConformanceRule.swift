@@ -23,7 +23,7 @@ public enum ConformanceRule: String, Sendable, CaseIterable, Codable {
 }
 
 /// The rules one step checked, and which of them the provider broke.
-public struct ConformanceReport: Sendable, Equatable {
+public struct ConformanceReport: Sendable, Equatable, Codable {
     public var checked: Set<ConformanceRule> = []
     public var violated: Set<ConformanceRule> = []
 

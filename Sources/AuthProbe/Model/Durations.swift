@@ -29,6 +29,13 @@ public enum Durations {
         return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
     }
 
+    /// A duration from seconds read back from storage; nil for a negative, non-finite or absurd value
+    /// (beyond a century), so a hand-edited row cannot trap the conversion.
+    public static func duration(seconds: Double) -> Duration? {
+        guard seconds.isFinite, seconds >= 0, seconds <= 100 * 31_536_000 else { return nil }
+        return .nanoseconds(Int64((seconds * 1e9).rounded()))
+    }
+
     /// A short human form: `250ms`, `60s`, `5m`, `30d`.
     public static func format(_ duration: Duration) -> String {
         let ms = Int64((self.seconds(duration) * 1000).rounded())

@@ -35,3 +35,35 @@ public struct PhaseTimings: Sendable, Equatable {
         }
     }
 }
+
+extension PhaseTimings: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case dns, connect, tls, processing, transfer, total
+    }
+
+    /// Stored as seconds (a Double each), the unit of every other duration authprobe writes.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func phase(_ key: CodingKeys) throws -> Duration? {
+            try container.decodeIfPresent(Double.self, forKey: key).flatMap(Durations.duration(seconds:))
+        }
+        self.init(
+            dns: try phase(.dns),
+            connect: try phase(.connect),
+            tls: try phase(.tls),
+            processing: try phase(.processing),
+            transfer: try phase(.transfer),
+            total: try phase(.total) ?? .zero
+        )
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(self.dns.map(Durations.seconds), forKey: .dns)
+        try container.encodeIfPresent(self.connect.map(Durations.seconds), forKey: .connect)
+        try container.encodeIfPresent(self.tls.map(Durations.seconds), forKey: .tls)
+        try container.encodeIfPresent(self.processing.map(Durations.seconds), forKey: .processing)
+        try container.encodeIfPresent(self.transfer.map(Durations.seconds), forKey: .transfer)
+        try container.encode(Durations.seconds(self.total), forKey: .total)
+    }
+}

@@ -1,5 +1,5 @@
 /// One request of a probe run.
-public enum Step: String, Sendable, CaseIterable, Codable {
+public enum Step: String, Sendable, CaseIterable, Codable, CodingKeyRepresentable {
     case discovery, jwks, token, api
 }
 

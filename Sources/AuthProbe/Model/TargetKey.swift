@@ -1,5 +1,5 @@
 /// The `environment` and `client` label values of a target (client is empty for discovery-only targets).
-public struct TargetKey: Sendable, Hashable, Comparable, CustomStringConvertible {
+public struct TargetKey: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
     public var environment: String
     public var client: String
 

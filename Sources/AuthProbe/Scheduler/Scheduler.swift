@@ -11,6 +11,7 @@ import ServiceLifecycle
 /// On graceful shutdown no new run starts, and runs in flight finish and are recorded before `run()` returns.
 public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
     private let targets: [ProbeTarget]
+    private let states: [TargetKey: TargetState]
     private let prober: Prober
     private let sinks: [any ProbeResultSink]
     private let limiter: ConcurrencyLimiter
@@ -18,22 +19,28 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
     private let logger: Logger
     private let spreadFirstRuns: Bool
     private let executors: [any TaskExecutor]
+    private let observer: any SchedulerObserver
 
-    /// - Parameter executors: where the targets' loops run (an event loop each, round-robin); their loops'
-    ///   timers then time the waits between runs, so `clock` must keep real time. Empty: the default executor
-    ///   and `clock`'s own sleep (tests with a manual clock).
+    /// - Parameters:
+    ///   - states: the targets' states restored from the store; each target's loop carries its own on from there.
+    ///   - executors: where the targets' loops run (an event loop each, round-robin); their loops'
+    ///     timers then time the waits between runs, so `clock` must keep real time. Empty: the default executor
+    ///     and `clock`'s own sleep (tests with a manual clock).
     public init(
         targets: [ProbeTarget],
+        states: [TargetKey: TargetState] = [:],
         prober: Prober,
         sinks: [any ProbeResultSink],
         concurrency: Int,
         clock: C,
         logger: Logger,
         spreadFirstRuns: Bool = true,
-        executors: [any TaskExecutor] = []
+        executors: [any TaskExecutor] = [],
+        observer: any SchedulerObserver = NoSchedulerObserver()
     ) {
         precondition(concurrency > 0, "concurrency must be positive")
         self.targets = targets
+        self.states = states
         self.prober = prober
         self.sinks = sinks
         self.limiter = ConcurrencyLimiter(limit: concurrency)
@@ -41,7 +48,12 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
         self.logger = logger
         self.spreadFirstRuns = spreadFirstRuns
         self.executors = executors
+        self.observer = observer
     }
+
+    /// How long the oldest due run has been waiting for a permit (zero when none waits): the scheduler is
+    /// stalled when this grows past a run's longest possible duration.
+    public var longestPermitWait: Duration { self.limiter.longestWait }
 
     public func run() async throws {
         self.logger.info("scheduler started", metadata: ["scheduler.targets": "\(self.targets.count)"])
@@ -61,48 +73,44 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
 
     private func loop(_ target: ProbeTarget, on executor: (any TaskExecutor)?) async {
         let interval = target.environment.interval
-        // Tokens are requested on their own cadence (token_interval, never shorter than the interval).
-        var tokenDue = self.clock.now
-        var next = self.clock.now.advanced(
-            by: self.spreadFirstRuns ? Self.offset(of: target.key, within: interval) : .zero
+        var state = self.states[target.key] ?? TargetState(key: target.key)
+        var schedule = Schedule(
+            start: self.clock.now,
+            offset: self.spreadFirstRuns ? Schedule<C.Instant>.offset(of: target.key, within: interval) : .zero,
+            interval: interval,
+            // Tokens are requested on their own cadence (token_interval, never shorter than the interval).
+            tokenInterval: target.environment.tokenInterval
         )
         while true {
             do {
                 // Only the wait is cut short by shutdown; a run that has started is finished and recorded.
-                let wakeUp = next
+                let wakeUp = schedule.next
                 try await cancelWhenGracefulShutdown { try await self.sleep(until: wakeUp, on: executor) }
             } catch {
                 return
             }
             if Task.isCancelledOrShuttingDown { return }
-            // A little slack, so that a token_interval equal to the interval never skips a run by jitter.
-            let requestToken = next.advanced(by: .milliseconds(100)) >= tokenDue
+            let requestToken = schedule.requestsToken
             guard
                 let result = await self.limiter.withPermit({ () async -> ProbeResult? in
                     // A run that waited for a permit past the start of a shutdown is not started at all.
-                    Task.isShuttingDownGracefully ? nil : await self.prober.probe(target, requestToken: requestToken)
+                    if Task.isShuttingDownGracefully { return nil }
+                    self.observer.runStarted(lag: schedule.lag(at: self.clock.now))
+                    let result = await self.prober.probe(target, requestToken: requestToken)
+                    self.observer.runFinished()
+                    return result
                 })
             else { return }
+            state.apply(result)
             for sink in self.sinks {
-                await sink.record(result)
+                await sink.record(result, state: state)
             }
-            // Only a successful token waits a whole token_interval; a failed or skipped one (discovery down)
-            // is retried on the next run, so a broken credential is confirmed and a fixed one seen promptly.
-            if requestToken, result.steps.first(where: { $0.step == .token })?.succeeded == true {
-                tokenDue = next.advanced(by: target.environment.tokenInterval)
-            }
-            next = next.advanced(by: interval)
-            let now = self.clock.now
-            if next < now {
-                // The run overran its interval: skip the missed slots instead of bursting to catch up.
-                next = now.advanced(by: interval)
-            }
-            if let retryAfter = result.steps.compactMap(\.retryAfter).max() {
-                // Honour Retry-After: probing a rate-limited provider sooner only prolongs the limit. Capped, so
-                // that one odd header cannot silence a target for days.
-                let wait = min(retryAfter, max(interval, Self.maximumRetryAfter))
-                if now.advanced(by: wait) > next { next = now.advanced(by: wait) }
-            }
+            let skipped = schedule.advance(
+                endedAt: self.clock.now,
+                tokenSucceeded: requestToken && result.steps.contains { $0.step == .token && $0.succeeded },
+                retryAfter: result.steps.compactMap(\.retryAfter).max()
+            )
+            if skipped > 0 { self.observer.slotsSkipped(skipped) }
         }
     }
 
@@ -116,20 +124,24 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
             try await self.clock.sleep(until: instant, tolerance: nil)
         }
     }
+}
 
-    /// The longest a `Retry-After` may postpone a target beyond its interval.
-    public static var maximumRetryAfter: Duration { .seconds(3600) }
+/// What the scheduler reports about itself, for authprobe's own metrics.
+public protocol SchedulerObserver: Sendable {
+    /// A run started, `lag` after its slot.
+    func runStarted(lag: Duration)
+    /// A run ended (before its result is recorded).
+    func runFinished()
+    /// A run overran its interval and `count` slots were skipped.
+    func slotsSkipped(_ count: Int)
+}
 
-    /// A stable fraction of the interval derived from the target's labels (FNV-1a), so restarts keep the spread.
-    public static func offset(of key: TargetKey, within interval: Duration) -> Duration {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in "\(key.environment)\u{0}\(key.client)".utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        let fraction = Double(hash % 10_000) / 10_000
-        return .milliseconds(Int64(Durations.seconds(interval) * 1000 * fraction))
-    }
+/// Observes nothing (tests).
+public struct NoSchedulerObserver: SchedulerObserver {
+    public init() {}
+    public func runStarted(lag: Duration) {}
+    public func runFinished() {}
+    public func slotsSkipped(_ count: Int) {}
 }
 
 /// A counting semaphore for async code: at most `limit` bodies run at once, others wait in FIFO order.
@@ -138,7 +150,7 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
 public final class ConcurrencyLimiter: Sendable {
     private struct State {
         var running = 0
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        var waiters: [(continuation: CheckedContinuation<Void, Never>, since: ContinuousClock.Instant)] = []
     }
 
     private let limit: Int
@@ -146,6 +158,11 @@ public final class ConcurrencyLimiter: Sendable {
 
     public init(limit: Int) {
         self.limit = limit
+    }
+
+    /// How long the oldest waiter has waited; zero when none waits.
+    public var longestWait: Duration {
+        self.state.withLockedValue { state in state.waiters.first.map { $0.since.duration(to: .now) } ?? .zero }
     }
 
     public func withPermit<T: Sendable>(_ body: () async -> T) async -> T {
@@ -166,7 +183,7 @@ public final class ConcurrencyLimiter: Sendable {
             let handedOver = self.state.withLockedValue { state in
                 // A permit may have been released between the two locks.
                 guard state.running < self.limit else {
-                    state.waiters.append(continuation)
+                    state.waiters.append((continuation, .now))
                     return false
                 }
                 state.running += 1
@@ -183,7 +200,7 @@ public final class ConcurrencyLimiter: Sendable {
                 return nil
             }
             // Hand the permit straight to the next waiter.
-            return state.waiters.removeFirst()
+            return state.waiters.removeFirst().continuation
         }
         next?.resume()
     }

@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 
 /// The HTTP surface: `/metrics`, `/healthz`, `/readyz`. Routes only; no business logic.
@@ -8,8 +9,15 @@ public enum MonitorServer {
     /// Prometheus text exposition format 0.0.4.
     static let metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 
-    /// The router serving `metrics`.
-    public static func router(metrics: MonitorMetrics) -> Router<BasicRequestContext> {
+    /// The server's own event loop: a scrape is parsed and answered here, never on the event loops that time
+    /// probe requests, so a large scrape cannot delay a measurement.
+    static let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+    /// The router serving `metrics`; `readiness` says why the monitor is not ready (nil when it is).
+    public static func router(
+        metrics: MonitorMetrics,
+        readiness: @escaping @Sendable () -> String? = { nil }
+    ) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/metrics") { _, _ -> Response in
             Response(
@@ -21,9 +29,17 @@ public enum MonitorServer {
         router.get("/healthz") { _, _ -> String in
             "ok\n"
         }
-        // Ready as soon as the server answers: the store is open and history restored before it starts.
-        router.get("/readyz") { _, _ -> String in
-            "ready\n"
+        // Not ready while results cannot be written or runs wait for a permit far too long: an orchestrator
+        // then stops sending traffic and an alert on readiness names authprobe's own fault.
+        router.get("/readyz") { _, _ -> Response in
+            if let problem = readiness() {
+                return Response(
+                    status: .serviceUnavailable,
+                    headers: [.contentType: "text/plain; charset=utf-8"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: "not ready: \(problem)\n"))
+                )
+            }
+            return Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "ready\n")))
         }
         return router
     }
@@ -33,15 +49,17 @@ public enum MonitorServer {
         metrics: MonitorMetrics,
         listen: ListenAddress,
         logger: Logger,
+        readiness: @escaping @Sendable () -> String? = { nil },
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some Service {
         Application(
-            router: self.router(metrics: metrics),
+            router: self.router(metrics: metrics, readiness: readiness),
             configuration: ApplicationConfiguration(
                 address: .hostname(listen.host, port: listen.port),
                 serverName: "authprobe"
             ),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? listen.port) },
+            eventLoopGroupProvider: .shared(Self.eventLoopGroup),
             logger: logger
         )
     }

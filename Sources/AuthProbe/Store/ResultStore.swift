@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 
-/// The one owner of the SQLite database: migrations, inserts, restore queries and retention.
+/// The one owner of the SQLite database: migrations, inserts, target states, queries and retention.
 ///
 /// Nothing else opens the file or writes SQL. The store never sees a secret: step details are
 /// already sanitized by the prober, and tokens are reduced to their lifetime.
@@ -106,16 +106,64 @@ public struct ResultStore: Sendable {
                 }
             }
         }
+        migrator.registerMigration("v4") { db in
+            // One row per target: its whole TargetState as JSON, written in the same transaction as the raw
+            // rows. Restoring it is one small read however many rows there are, and it survives retention.
+            try db.create(table: "target_state") { table in
+                table.column("environment", .text).notNull()
+                table.column("client", .text).notNull()
+                table.column("state", .text).notNull()
+                table.primaryKey(["environment", "client"])
+            }
+            // The step states of v2 carry over, so an upgrade keeps every credential's failure count.
+            var states: [TargetKey: TargetState] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM step_state") {
+                guard let step = row.checked("step").flatMap(Step.init(rawValue:)),
+                    let outcome = row.checked("last_outcome").flatMap(Outcome.init(rawValue:)),
+                    let lastTime = row.checked("last_time", as: Double.self),
+                    let environment = row.checked("environment", as: String.self),
+                    let client = row.checked("client", as: String.self)
+                else { continue }
+                let key = TargetKey(environment: environment, client: client)
+                var state = states[key] ?? TargetState(key: key)
+                let lastSuccess = row.checked("last_success", as: Double.self)
+                state.steps[step] = StepState(
+                    outcome: outcome,
+                    lastAttempt: Date(timeIntervalSince1970: lastTime),
+                    lastSuccess: lastSuccess.map { Date(timeIntervalSince1970: $0) },
+                    consecutiveFailures: max(0, row.checked("consecutive_failures", as: Int.self) ?? 0)
+                )
+                if let lifetime = row.checked("token_lifetime_seconds", as: Int.self) { state.tokenLifetime = lifetime }
+                if let keys = row.checked("jwks_keys", as: Int.self) {
+                    state.jwks = JWKSState(keys: keys, fingerprint: nil)
+                }
+                if lastTime >= state.lastRun?.timeIntervalSince1970 ?? -.infinity {
+                    state.lastRun = Date(timeIntervalSince1970: lastTime)
+                }
+                states[key] = state
+            }
+            for state in states.values {
+                var state = state
+                state.lastRunSucceeded = state.steps.values.allSatisfy { $0.outcome == .success }
+                try db.execute(
+                    sql: "INSERT INTO target_state (environment, client, state) VALUES (?, ?, ?)",
+                    arguments: [state.key.environment, state.key.client, try Self.encode(state)]
+                )
+            }
+            try db.drop(table: "step_state")
+        }
         return migrator
     }
 
-    /// Records every step of a run, and the steps' latest state, in one transaction.
-    public func insert(_ result: ProbeResult) async throws {
-        try await self.insert([result])
+    /// Records every step of a run and the target's state after it, in one transaction.
+    public func insert(_ result: ProbeResult, state: TargetState) async throws {
+        try await self.insert([result], states: [state])
     }
 
-    /// Inserts several results in one transaction.
-    public func insert(_ results: [ProbeResult]) async throws {
+    /// Inserts several results, and the targets' states after them, in one transaction.
+    public func insert(_ results: [ProbeResult], states: [TargetState]) async throws {
+        // Encoded before the transaction: only the database work holds the writer.
+        let states = try states.map { ($0.key, try Self.encode($0)) }
         try await self.writer.write { db in
             // Cached statements: the same two statements run for every result, prepared once per connection.
             let insertResult = try db.cachedStatement(
@@ -129,20 +177,8 @@ public struct ResultStore: Sendable {
             )
             let upsertState = try db.cachedStatement(
                 sql: """
-                    INSERT INTO step_state
-                      (environment, client, step, last_outcome, last_time, last_success, consecutive_failures,
-                       token_lifetime_seconds, jwks_keys)
-                    VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?4 = 'success' THEN ?5 END,
-                            CASE WHEN ?4 = 'success' THEN 0 ELSE 1 END, ?6, ?7)
-                    ON CONFLICT (environment, client, step) DO UPDATE SET
-                      last_outcome = excluded.last_outcome,
-                      last_time = excluded.last_time,
-                      last_success = COALESCE(excluded.last_success, step_state.last_success),
-                      consecutive_failures = CASE WHEN excluded.last_outcome = 'success' THEN 0
-                                                  ELSE step_state.consecutive_failures + 1 END,
-                      token_lifetime_seconds = COALESCE(excluded.token_lifetime_seconds,
-                                                        step_state.token_lifetime_seconds),
-                      jwks_keys = COALESCE(excluded.jwks_keys, step_state.jwks_keys)
+                    INSERT INTO target_state (environment, client, state) VALUES (?, ?, ?)
+                    ON CONFLICT (environment, client) DO UPDATE SET state = excluded.state
                     """
             )
             for result in results {
@@ -156,11 +192,10 @@ public struct ResultStore: Sendable {
                         timings.tls.map(Durations.seconds), timings.processing.map(Durations.seconds),
                         timings.transfer.map(Durations.seconds),
                     ])
-                    try upsertState.execute(arguments: [
-                        result.target.environment, result.target.client, step.step.rawValue, step.outcome.rawValue,
-                        result.startedAt.timeIntervalSince1970, step.tokenLifetime, step.jwksKeys,
-                    ])
                 }
+            }
+            for (key, state) in states {
+                try upsertState.execute(arguments: [key.environment, key.client, state])
             }
         }
     }
@@ -169,36 +204,34 @@ public struct ResultStore: Sendable {
         step.notes.isEmpty ? step.detail : "\(step.detail) [\(step.notes.joined(separator: "; "))]"
     }
 
-    /// The state the metrics describe history with, per target and step: read from `step_state`, which
-    /// retention never prunes, so a credential broken for longer than the retention still looks broken.
-    public func history() async throws -> StoreHistory {
+    private static func encode(_ state: TargetState) throws -> String {
+        String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
+    }
+
+    /// Every target's state as last written, read from `target_state` (never from the raw rows, which
+    /// retention prunes). A row that does not decode (edited by hand, written by a newer version) is skipped
+    /// and named in `skipped`, never a crash.
+    public func states() async throws -> (states: [TargetState], skipped: [TargetKey]) {
         try await self.writer.read { db in
-            var history = StoreHistory()
-            var newestKeys: [String: (time: Double, keys: Int)] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM step_state") {
-                guard let step = Step(rawValue: row["step"]), let outcome = Outcome(rawValue: row["last_outcome"])
-                else { continue }
-                let target = TargetKey(environment: row["environment"], client: row["client"])
-                let lastSuccess: Double? = row["last_success"]
-                history.steps.append(
-                    StepHistory(
-                        target: target,
-                        step: step,
-                        lastOutcome: outcome,
-                        lastSuccess: lastSuccess.map { Date(timeIntervalSince1970: $0) },
-                        consecutiveFailures: row["consecutive_failures"]
-                    )
+            var states: [TargetState] = []
+            var skipped: [TargetKey] = []
+            let decoder = JSONDecoder()
+            let rows = try Row.fetchCursor(db, sql: "SELECT environment, client, state FROM target_state")
+            while let row = try rows.next() {
+                let key = TargetKey(
+                    environment: row.checked("environment") ?? "",
+                    client: row.checked("client") ?? ""
                 )
-                if let lifetime: Int = row["token_lifetime_seconds"] {
-                    history.tokenLifetimes[target] = lifetime
+                guard let text = row.checked("state", as: String.self),
+                    let state = try? decoder.decode(TargetState.self, from: Data(text.utf8)),
+                    state.key == key
+                else {
+                    skipped.append(key)
+                    continue
                 }
-                let time: Double = row["last_time"]
-                if let keys: Int = row["jwks_keys"], time >= newestKeys[target.environment]?.time ?? -.infinity {
-                    newestKeys[target.environment] = (time, keys)
-                }
+                states.append(state)
             }
-            history.jwksKeys = newestKeys.mapValues(\.keys)
-            return history
+            return (states, skipped)
         }
     }
 
@@ -213,16 +246,23 @@ public struct ResultStore: Sendable {
                     FROM step_result ORDER BY id DESC LIMIT ?
                     """,
                 arguments: [limit]
-            ).map { row in
-                StoredStepResult(
-                    time: Date(timeIntervalSince1970: row["time"]),
-                    target: TargetKey(environment: row["environment"], client: row["client"]),
-                    step: Step(rawValue: row["step"]) ?? .discovery,
-                    outcome: row["outcome"],
-                    httpStatus: row["http_status"],
-                    durationSeconds: row["duration_seconds"],
-                    tokenLifetime: row["token_lifetime_seconds"],
-                    detail: row["detail"]
+            ).compactMap { row in
+                // A row that does not decode is left out, never a trap.
+                guard let time = row.checked("time", as: Double.self),
+                    let environment = row.checked("environment", as: String.self),
+                    let client = row.checked("client", as: String.self),
+                    let step = row.checked("step").flatMap(Step.init(rawValue:)),
+                    let outcome = row.checked("outcome", as: String.self)
+                else { return nil }
+                return StoredStepResult(
+                    time: Date(timeIntervalSince1970: time),
+                    target: TargetKey(environment: environment, client: client),
+                    step: step,
+                    outcome: outcome,
+                    httpStatus: row.checked("http_status"),
+                    durationSeconds: row.checked("duration_seconds") ?? 0,
+                    tokenLifetime: row.checked("token_lifetime_seconds"),
+                    detail: row.checked("detail") ?? ""
                 )
             }
         }
@@ -249,31 +289,4 @@ public struct StoredStepResult: Sendable, Equatable {
     public var durationSeconds: Double
     public var tokenLifetime: Int?
     public var detail: String
-}
-
-/// What a restart needs to describe history truthfully.
-public struct StoreHistory: Sendable {
-    public var steps: [StepHistory] = []
-    public var tokenLifetimes: [TargetKey: Int] = [:]
-    public var jwksKeys: [String: Int] = [:]
-
-    public init() {}
-}
-
-/// The history of one step of one target.
-public struct StepHistory: Sendable, Equatable {
-    public var target: TargetKey
-    public var step: Step
-    public var lastOutcome: Outcome
-    public var lastSuccess: Date?
-    /// Failed results since the last success (all of them when there was none).
-    public var consecutiveFailures: Int
-
-    public init(target: TargetKey, step: Step, lastOutcome: Outcome, lastSuccess: Date?, consecutiveFailures: Int) {
-        self.target = target
-        self.step = step
-        self.lastOutcome = lastOutcome
-        self.lastSuccess = lastSuccess
-        self.consecutiveFailures = consecutiveFailures
-    }
 }

@@ -28,7 +28,10 @@ struct DemoCommandTests {
         let rejected = MetricsText.value(
             body,
             "authprobe_step_results_total",
-            ["environment": "demo", "client": "revoked-service", "step": "token", "outcome": "invalid_client"]
+            [
+                "environment": "demo", "client": "revoked-service", "step": "token", "outcome": "invalid_client",
+                "scope": "credential",
+            ]
         )
         #expect((rejected ?? 0) >= 1)
         #expect(
@@ -39,6 +42,7 @@ struct DemoCommandTests {
             ) == 3600
         )
         #expect(await httpGet("http://127.0.0.1:\(port)/healthz")?.status == 200)
+        #expect(await httpGet("http://127.0.0.1:\(port)/readyz")?.status == 200)
         #expect(await demo.stop() == 0, "\(demo.log)")
     }
 }

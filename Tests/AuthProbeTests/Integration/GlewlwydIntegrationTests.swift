@@ -71,7 +71,7 @@ struct GlewlwydIntegrationTests {
         #expect(MetricsText.value(await scrape(), "authprobe_jwks_keys", ["environment": Self.environment]) == 1)
         let successBody = await scrape()
         #expect(successBody.contains(#"authprobe_build_info{location="",version="\#(AuthProbeVersion.current)"} 1"#))
-        for phase in ["connect", "processing", "transfer", "total"] {
+        for phase in ["connect", "processing", "transfer"] {
             let duration = MetricsText.value(
                 successBody,
                 "authprobe_step_duration_seconds",
@@ -79,13 +79,19 @@ struct GlewlwydIntegrationTests {
             )
             #expect(duration != nil && duration! > 0, "token phase \(phase)")
         }
+        let tokenDuration = MetricsText.value(
+            successBody,
+            "authprobe_step_last_duration_seconds",
+            Self.target.merging(["step": "token"]) { $1 }
+        )
+        #expect(tokenDuration != nil && tokenDuration! > 0, "token duration")
 
         // glewlwyd's known deviations are reported as conformance information, not failures.
         let violation = { (rule: String) in
             MetricsText.value(
                 successBody,
                 "authprobe_conformance_violation",
-                Self.target.merging(["rule": rule]) { $1 }
+                ["environment": Self.environment, "rule": rule]
             )
         }
         #expect(violation("grant_type_advertised") == 1, "discovery omits client_credentials")
@@ -111,12 +117,22 @@ struct GlewlwydIntegrationTests {
         try await provider.run("revoke-client")
         #expect(
             await eventually {
-                await value("authprobe_step_results_total", ["step": "token", "outcome": "credential_rejected"]) ?? 0
+                await value(
+                    "authprobe_step_results_total",
+                    ["step": "token", "outcome": "credential_rejected", "scope": "credential"]
+                ) ?? 0
                     >= 1
             }
         )
         #expect(await eventually { await value("authprobe_up") == 0 })
-        #expect(await value("authprobe_step_success", ["step": "discovery"]) == 1, "the provider itself is fine")
+        #expect(
+            MetricsText.value(
+                await scrape(),
+                "authprobe_step_success",
+                ["environment": Self.environment, "step": "discovery"]
+            ) == 1,
+            "the provider itself is fine"
+        )
         try await provider.run("revoke-client", ["--enable"])
         #expect(await eventually { await value("authprobe_up") == 1 })
 
@@ -126,25 +142,42 @@ struct GlewlwydIntegrationTests {
 
         // 6. Provider stopped: connect_refused, and recovery when it is back.
         try await provider.run("stop")
+        let refused = [
+            "environment": Self.environment, "step": "discovery", "outcome": "connect_refused", "scope": "provider",
+        ]
         #expect(
-            await eventually {
-                await value("authprobe_step_results_total", ["step": "discovery", "outcome": "connect_refused"]) ?? 0
-                    >= 1
-            }
+            await eventually { MetricsText.value(await scrape(), "authprobe_step_results_total", refused) ?? 0 >= 1 }
         )
         #expect(await value("authprobe_up") == 0)
+        // While discovery fails, JWKS and token are not attempted: nothing claims they succeed now.
+        let down = await scrape()
+        for step in ["jwks", "token"] {
+            for family in ["authprobe_step_success", "authprobe_step_last_duration_seconds"] {
+                let labels =
+                    step == "token"
+                    ? Self.target.merging(["step": step]) { $1 } : ["environment": Self.environment, "step": step]
+                #expect(MetricsText.value(down, family, labels) == nil, "\(family) \(step) while discovery fails")
+            }
+        }
+        #expect(MetricsText.value(down, "authprobe_token_signature_verified", Self.target) == nil)
         try await provider.run("start")
         #expect(await eventually { await value("authprobe_up") == 1 })
 
         // 7. Secret rotated: the old secret is rejected...
         let rejectedBefore =
-            await value("authprobe_step_results_total", ["step": "token", "outcome": "credential_rejected"]) ?? 0
+            await value(
+                "authprobe_step_results_total",
+                ["step": "token", "outcome": "credential_rejected", "scope": "credential"]
+            ) ?? 0
         try await provider.run("rotate-secret")
         let rotatedSecret = provider.clientSecret
         #expect(rotatedSecret != originalSecret && rotatedSecret.count == 48)
         #expect(
             await eventually {
-                await value("authprobe_step_results_total", ["step": "token", "outcome": "credential_rejected"]) ?? 0
+                await value(
+                    "authprobe_step_results_total",
+                    ["step": "token", "outcome": "credential_rejected", "scope": "credential"]
+                ) ?? 0
                     > rejectedBefore
             }
         )

@@ -1,4 +1,5 @@
 import AuthProbe
+import AuthProbeTesting
 import Foundation
 import NIOSSL
 import Testing
@@ -60,12 +61,10 @@ struct GlewlwydTLSTests {
             #expect(try #require(timings.tls) > .zero)
             #expect(step.tlsCertificateExpiry == notAfter, "\(step.step)")
         }
-        let metrics = MonitorMetrics()
-        metrics.record(result)
-        let exposition = String(decoding: metrics.render(), as: UTF8.self)
+        let exposition = MonitorMetrics.recording([result], targets: [Self.target(provider, caFile: caFile)]).exposition
         #expect(
             exposition.contains(
-                #"authprobe_tls_certificate_expiry_timestamp_seconds{endpoint="token",environment="glewlwyd-tls"} \#(notAfter.timeIntervalSince1970)"#
+                #"authprobe_tls_certificate_expiry_timestamp_seconds{environment="glewlwyd-tls",endpoint="token"} \#(notAfter.timeIntervalSince1970)"#
             ),
             "\(exposition)"
         )

@@ -1,0 +1,340 @@
+import Foundation
+
+extension MonitorMetrics {
+    /// The exposition text of every series: authprobe's own metrics, then the targets' and environments'
+    /// states, family by family. Runs on the scraping request's task, never on the event loops that time
+    /// probe requests; each slot's lock is held only to copy its state.
+    public func render() -> [UInt8] {
+        let targets = self.targetSlots.map { $0.withLockedValue { $0 } }
+        let environments = self.environmentSlots.map { $0.withLockedValue { $0 } }
+        var out = ExpositionWriter(capacity: self.lastRenderSize.withLockedValue { $0 } + 4096)
+        out.raw(self.registry.emitToBuffer())
+        self.own.render(into: &out)
+        var renderer = StateRenderer(
+            out: out,
+            targetInfos: self.targets,
+            targets: targets,
+            environmentInfos: self.environments,
+            environments: environments
+        )
+        renderer.renderAll()
+        let bytes = renderer.out.bytes
+        self.lastRenderSize.withLockedValue { $0 = bytes.count }
+        return bytes
+    }
+}
+
+/// Writes the state families; one instance per scrape.
+struct StateRenderer {
+    var out: ExpositionWriter
+    let targetInfos: [TargetSlot.Info]
+    let targets: [TargetSlot]
+    let environmentInfos: [EnvironmentSlot.Info]
+    let environments: [EnvironmentSlot]
+
+    private typealias Entry = (labels: LabelSet, step: Step, state: StepState)
+
+    /// Every step entry: the provider's steps per environment, then the client steps per target.
+    private func entries(currentOnly: Bool) -> [Entry] {
+        var entries: [Entry] = []
+        for (info, slot) in zip(self.environmentInfos, self.environments) {
+            for step in [Step.discovery, .jwks] {
+                if let state = slot.view.steps[step], state.current || !currentOnly {
+                    entries.append((info.labels, step, state))
+                }
+            }
+        }
+        for (info, slot) in zip(self.targetInfos, self.targets) {
+            for step in info.steps {
+                if let state = slot.state?.steps[step], state.current || !currentOnly {
+                    entries.append((info.labels, step, state))
+                }
+            }
+        }
+        return entries
+    }
+
+    mutating func renderAll() {
+        self.out.family("authprobe_targets", "gauge", "Configured environment×client targets.")
+        self.out.sample("authprobe_targets", .empty, count: self.targetInfos.count)
+        self.out.family(
+            "authprobe_up",
+            "gauge",
+            "1 if the latest run of the environment and client succeeded and so did the latest attempt of every step, else 0."
+        )
+        for (info, slot) in zip(self.targetInfos, self.targets) {
+            if let state = slot.state { self.out.sample("authprobe_up", info.labels, state.up ? 1 : 0) }
+        }
+
+        let current = self.entries(currentOnly: true)
+        self.out.family(
+            "authprobe_step_success",
+            "gauge",
+            "1 if the latest attempt of the step succeeded, else 0. Absent while an earlier step of the latest run failed."
+        )
+        for entry in current {
+            self.out.sample(
+                "authprobe_step_success",
+                entry.labels,
+                ["step": entry.step.rawValue],
+                entry.state.outcome == .success ? 1 : 0
+            )
+        }
+        self.out.family(
+            "authprobe_step_last_duration_seconds",
+            "gauge",
+            "Duration of the latest attempt of the step, from the lookup to the body's end (or the failure)."
+        )
+        for entry in current {
+            self.out.sample(
+                "authprobe_step_last_duration_seconds",
+                entry.labels,
+                ["step": entry.step.rawValue],
+                Durations.seconds(entry.state.timings.total)
+            )
+        }
+        self.out.family(
+            "authprobe_step_duration_seconds",
+            "gauge",
+            "Duration of the latest attempt of the step by phase; the phases add up to the last duration."
+        )
+        for entry in current {
+            for phase in Phase.allCases {
+                guard let value = entry.state.timings[phase] else { continue }
+                self.out.sample(
+                    "authprobe_step_duration_seconds",
+                    entry.labels,
+                    ["step": entry.step.rawValue, "phase": phase.rawValue],
+                    Durations.seconds(value)
+                )
+            }
+        }
+
+        let all = self.entries(currentOnly: false)
+        self.out.family(
+            "authprobe_step_last_attempt_timestamp_seconds",
+            "gauge",
+            "Unix time of the run of the latest attempt of the step."
+        )
+        for entry in all {
+            self.out.sample(
+                "authprobe_step_last_attempt_timestamp_seconds",
+                entry.labels,
+                ["step": entry.step.rawValue],
+                entry.state.lastAttempt.timeIntervalSince1970
+            )
+        }
+        self.out.family(
+            "authprobe_last_success_timestamp_seconds",
+            "gauge",
+            "Unix time of the run of the latest successful attempt of the step."
+        )
+        for entry in all {
+            guard let lastSuccess = entry.state.lastSuccess else { continue }
+            self.out.sample(
+                "authprobe_last_success_timestamp_seconds",
+                entry.labels,
+                ["step": entry.step.rawValue],
+                lastSuccess.timeIntervalSince1970
+            )
+        }
+        self.out.family(
+            "authprobe_consecutive_failures",
+            "gauge",
+            "Failed attempts of the step since its last success."
+        )
+        for entry in all {
+            self.out.sample(
+                "authprobe_consecutive_failures",
+                entry.labels,
+                ["step": entry.step.rawValue],
+                count: entry.state.consecutiveFailures
+            )
+        }
+
+        self.renderCounters()
+        self.renderTargets()
+        self.renderEnvironments()
+    }
+
+    /// Results by outcome and latency of successful requests, from the plain counters.
+    private mutating func renderCounters() {
+        var counted: [(labels: LabelSet, step: Step, counters: StepCounters)] = []
+        for (info, slot) in zip(self.environmentInfos, self.environments) {
+            for step in [Step.discovery, .jwks] {
+                counted.append((info.labels, step, slot.counters[step] ?? StepCounters()))
+            }
+        }
+        for (info, slot) in zip(self.targetInfos, self.targets) {
+            for step in info.steps {
+                counted.append((info.labels, step, slot.counters[step] ?? StepCounters()))
+            }
+        }
+        self.out.family(
+            "authprobe_step_results_total",
+            "counter",
+            "Step results by outcome and scope (who has to act: credential, provider, request, api; none for success)."
+        )
+        for entry in counted {
+            // Success exists from the start at 0, so rates and ratios have a series before the first result.
+            let outcomes = entry.counters.outcomes.merging([.success: 0]) { seen, _ in seen }
+            for (outcome, count) in outcomes.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                self.out.sample(
+                    "authprobe_step_results_total",
+                    entry.labels,
+                    ["step": entry.step.rawValue, "outcome": outcome.label, "scope": outcome.scope.rawValue],
+                    count: count
+                )
+            }
+        }
+        self.out.family(
+            "authprobe_request_duration_seconds",
+            "histogram",
+            "Duration of every successful request of the step (failures are counted by outcome instead)."
+        )
+        for entry in counted {
+            let histogram = entry.counters.latency
+            let step = entry.step.rawValue
+            var cumulative = 0
+            for (index, bound) in LatencyHistogram.bounds.enumerated() {
+                cumulative += histogram.counts[index]
+                self.out.sample(
+                    "authprobe_request_duration_seconds_bucket",
+                    entry.labels,
+                    ["step": step, "le": Self.bound(bound)],
+                    count: cumulative
+                )
+            }
+            self.out.sample(
+                "authprobe_request_duration_seconds_bucket",
+                entry.labels,
+                ["step": step, "le": "+Inf"],
+                count: histogram.count
+            )
+            self.out.sample("authprobe_request_duration_seconds_sum", entry.labels, ["step": step], histogram.sum)
+            self.out.sample(
+                "authprobe_request_duration_seconds_count",
+                entry.labels,
+                ["step": step],
+                count: histogram.count
+            )
+        }
+    }
+
+    /// What describes a credential: its token, its verification, its known expiry.
+    private mutating func renderTargets() {
+        self.out.family("authprobe_token_lifetime_seconds", "gauge", "expires_in of the latest token issued.")
+        for (info, slot) in zip(self.targetInfos, self.targets) {
+            if let lifetime = slot.state?.tokenLifetime {
+                self.out.sample("authprobe_token_lifetime_seconds", info.labels, count: lifetime)
+            }
+        }
+        self.out.family(
+            "authprobe_token_signature_verified",
+            "gauge",
+            "1 if the latest JWT access token's signature was verified against the JWKS, 0 if no published key "
+                + "could be used to verify it; absent for opaque tokens and while the token step is not current."
+        )
+        for (info, slot) in zip(self.targetInfos, self.targets) {
+            if let state = slot.state, state.steps[.token]?.current == true, let verified = state.tokenVerified {
+                self.out.sample("authprobe_token_signature_verified", info.labels, verified ? 1 : 0)
+            }
+        }
+        self.out.family(
+            "authprobe_credential_expiry_timestamp_seconds",
+            "gauge",
+            "Unix time at which the credential expires, where known (kind: secret or key from expires_at, "
+                + "certificate or key from a certificate's notAfter)."
+        )
+        for info in self.targetInfos {
+            for expiry in info.credentialExpiries {
+                self.out.sample(
+                    "authprobe_credential_expiry_timestamp_seconds",
+                    info.labels,
+                    ["kind": expiry.kind],
+                    expiry.expiresAt
+                )
+            }
+        }
+    }
+
+    /// What describes the provider, once per environment.
+    private mutating func renderEnvironments() {
+        let pairs = Array(zip(self.environmentInfos, self.environments))
+        self.out.family(
+            "authprobe_tls_certificate_expiry_timestamp_seconds",
+            "gauge",
+            "Unix time at which the earliest certificate of the endpoint's verified TLS chain expires (notAfter)."
+        )
+        for (info, slot) in pairs {
+            for step in Step.allCases {
+                guard let notAfter = slot.view.tlsExpiry[step] else { continue }
+                self.out.sample(
+                    "authprobe_tls_certificate_expiry_timestamp_seconds",
+                    info.labels,
+                    ["endpoint": step.rawValue],
+                    notAfter.timeIntervalSince1970
+                )
+            }
+        }
+        self.out.family("authprobe_jwks_keys", "gauge", "Number of keys in the latest JWKS fetched.")
+        for (info, slot) in pairs {
+            if let jwks = slot.view.jwks { self.out.sample("authprobe_jwks_keys", info.labels, count: jwks.keys) }
+        }
+        self.out.family(
+            "authprobe_jwks_last_rotation_timestamp_seconds",
+            "gauge",
+            "Unix time of the run that first saw the current JWKS key set differ from the previous one."
+        )
+        for (info, slot) in pairs {
+            if let rotation = slot.view.jwks?.lastRotation {
+                self.out.sample(
+                    "authprobe_jwks_last_rotation_timestamp_seconds",
+                    info.labels,
+                    rotation.timeIntervalSince1970
+                )
+            }
+        }
+        self.out.family(
+            "authprobe_clock_skew_seconds",
+            "gauge",
+            "The provider's clock minus authprobe's: from the iat of the latest issued JWT, else from the Date "
+                + "header of the latest response (to about 0.5 s)."
+        )
+        for (info, slot) in pairs {
+            if let skew = slot.view.clockSkew { self.out.sample("authprobe_clock_skew_seconds", info.labels, skew) }
+        }
+        self.out.family(
+            "authprobe_token_interval_seconds",
+            "gauge",
+            "Configured time between token requests (token_interval), for alert rules."
+        )
+        for (info, _) in pairs {
+            self.out.sample("authprobe_token_interval_seconds", info.labels, info.tokenInterval)
+        }
+        self.out.family(
+            "authprobe_conformance_violation",
+            "gauge",
+            "1 if the provider's latest answer broke the rule (and the rule is not allowed), else 0."
+        )
+        for (info, slot) in pairs {
+            var rules: [ConformanceRule: Bool] = [:]
+            for report in slot.view.conformance.values {
+                for rule in report.checked { rules[rule] = (rules[rule] ?? false) || report.violated.contains(rule) }
+            }
+            for (rule, violated) in rules.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                self.out.sample(
+                    "authprobe_conformance_violation",
+                    info.labels,
+                    ["rule": rule.rawValue],
+                    violated ? 1 : 0
+                )
+            }
+        }
+    }
+
+    /// A bucket bound as Prometheus writes it (`0.5`, `1`, `10`).
+    private static func bound(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import NIOConcurrencyHelpers
+import Prometheus
+
+/// authprobe's own health as metrics: the scheduler (runs in flight, lag, skipped slots) through the
+/// registry, and the process and the store's writer read at scrape time.
+public final class SelfMetrics: SchedulerObserver {
+    private let runsInFlight: Gauge
+    private let runs: Counter
+    private let skipped: Counter
+    private let lag: DurationHistogram
+    private let storeHealth = NIOLockedValueBox<@Sendable () -> StoreHealth?>({ nil })
+
+    /// Schedule lag buckets: a healthy monitor starts runs within milliseconds of their slot.
+    static let lagBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5),
+        .seconds(10),
+    ]
+
+    public init(registry: PrometheusCollectorRegistry) {
+        func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "authprobe", metricName: name, unitName: "", helpText: help)
+        }
+        self.runsInFlight = registry.makeGauge(
+            descriptor: descriptor("scheduler_runs_in_flight", "Probe runs in flight.")
+        )
+        self.runs = registry.makeCounter(descriptor: descriptor("scheduler_runs_total", "Probe runs started."))
+        self.skipped = registry.makeCounter(
+            descriptor: descriptor(
+                "scheduler_runs_skipped_total",
+                "Scheduled runs skipped because the target's previous run overran its interval."
+            )
+        )
+        self.lag = registry.makeDurationHistogram(
+            descriptor: descriptor("scheduler_lag_seconds", "How late probe runs start after their scheduled time."),
+            buckets: Self.lagBuckets
+        )
+    }
+
+    /// Where the store's health is read at scrape time.
+    public func observeStore(_ health: @escaping @Sendable () -> StoreHealth?) {
+        self.storeHealth.withLockedValue { $0 = health }
+    }
+
+    public func runStarted(lag: Duration) {
+        self.runs.increment()
+        self.runsInFlight.increment()
+        self.lag.record(lag)
+    }
+
+    public func runFinished() {
+        self.runsInFlight.decrement()
+    }
+
+    public func slotsSkipped(_ count: Int) {
+        self.skipped.increment(by: Int64(count))
+    }
+
+    /// The process and store families, read now.
+    func render(into out: inout ExpositionWriter) {
+        let process = ProcessStatistics.read()
+        let none = LabelSet.empty
+        if let cpu = process.cpuSeconds {
+            out.family("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.")
+            out.sample("process_cpu_seconds_total", none, cpu)
+        }
+        if let rss = process.residentBytes {
+            out.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.")
+            out.sample("process_resident_memory_bytes", none, count: rss)
+        }
+        if let virtual = process.virtualBytes {
+            out.family("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.")
+            out.sample("process_virtual_memory_bytes", none, count: virtual)
+        }
+        if let start = process.startTime {
+            out.family("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.")
+            out.sample("process_start_time_seconds", none, start)
+        }
+        if let fds = process.openFileDescriptors {
+            out.family("process_open_fds", "gauge", "Number of open file descriptors.")
+            out.sample("process_open_fds", none, count: fds)
+        }
+        if let limit = process.maxFileDescriptors {
+            out.family("process_max_fds", "gauge", "Maximum number of open file descriptors.")
+            out.sample("process_max_fds", none, count: limit)
+        }
+        guard let store = self.storeHealth.withLockedValue({ $0 })() else { return }
+        out.family("authprobe_store_pending_results", "gauge", "Probe results waiting to be written to the database.")
+        out.sample("authprobe_store_pending_results", none, count: store.pendingResults)
+        out.family(
+            "authprobe_store_write_failures_total",
+            "counter",
+            "Failed database writes (the results wait in memory and the write is retried)."
+        )
+        out.sample("authprobe_store_write_failures_total", none, count: store.writeFailures)
+        out.family(
+            "authprobe_store_dropped_results_total",
+            "counter",
+            "Raw results dropped because too many waited for an unwritable database (target states are kept)."
+        )
+        out.sample("authprobe_store_dropped_results_total", none, count: store.droppedResults)
+        out.family("authprobe_store_healthy", "gauge", "1 if the latest database write succeeded, else 0.")
+        out.sample("authprobe_store_healthy", none, store.failing ? 0 : 1)
+        if let lastWrite = store.lastWrite {
+            out.family(
+                "authprobe_store_last_write_timestamp_seconds",
+                "gauge",
+                "Unix time of the latest successful database write."
+            )
+            out.sample("authprobe_store_last_write_timestamp_seconds", none, lastWrite.timeIntervalSince1970)
+        }
+    }
+}

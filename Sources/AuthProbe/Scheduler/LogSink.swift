@@ -1,0 +1,40 @@
+import Foundation
+import Logging
+
+/// One structured log line per run: a constant message, the data in dotted metadata.
+/// Provider failures are expected events (info); success is debug.
+public struct LogSink: ProbeResultSink {
+    let logger: Logger
+
+    public init(logger: Logger) {
+        self.logger = logger
+    }
+
+    public func record(_ result: ProbeResult, state: TargetState) async {
+        // Success is logged at debug: build nothing for a line that will not be written.
+        if result.failure == nil, self.logger.logLevel > .debug { return }
+        var metadata: Logger.Metadata = [
+            "probe.environment": "\(result.target.environment)",
+            "probe.client": "\(result.target.client)",
+            "probe.duration_ms":
+                "\(Self.milliseconds(result.steps.map { Durations.seconds($0.timings.total) }.reduce(0, +)))",
+        ]
+        guard let failure = result.failure else {
+            if let lifetime = result.steps.last?.tokenLifetime {
+                metadata["probe.token_lifetime_s"] = "\(lifetime)"
+            }
+            self.logger.debug("probe run succeeded", metadata: metadata)
+            return
+        }
+        metadata["probe.step"] = "\(failure.step.rawValue)"
+        metadata["probe.outcome"] = "\(failure.outcome.label)"
+        metadata["probe.scope"] = "\(failure.outcome.scope.rawValue)"
+        metadata["probe.detail"] = "\(failure.detail)"
+        if let status = failure.httpStatus { metadata["probe.http_status"] = "\(status)" }
+        self.logger.info("probe run failed", metadata: metadata)
+    }
+
+    private static func milliseconds(_ seconds: Double) -> String {
+        String(format: "%.1f", seconds * 1000)
+    }
+}
