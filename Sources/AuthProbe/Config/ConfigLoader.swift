@@ -17,11 +17,12 @@ public struct ConfigLoader: Sendable {
     /// Loads and validates `path`; throws ``ConfigValidationError`` listing every problem.
     public func load(path: String) throws -> MonitorConfig {
         let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
+        switch ConfigFileReader().text(atPath: path) {
+        case .success(let contents):
+            text = contents
+        case .failure(let failure):
             throw ConfigValidationError(errors: [
-                ConfigError(file: path, line: nil, field: "(file)", problem: "cannot read: \(Self.reason(error))")
+                ConfigError(file: path, line: nil, field: "(file)", problem: "cannot read: \(failure)")
             ])
         }
         let baseDirectory = URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -36,7 +37,12 @@ public struct ConfigLoader: Sendable {
         } catch let error as YamlError {
             throw ConfigValidationError(errors: [Self.syntaxError(error, file: file)])
         }
-        var parser = ConfigParser(file: file, baseDirectory: baseDirectory, environment: self.environment)
+        var parser = ConfigParser(
+            file: file,
+            baseDirectory: baseDirectory,
+            environment: self.environment,
+            reader: ConfigFileReader()
+        )
         let config = parser.parseRoot(root)
         guard parser.errors.isEmpty, let config else {
             throw ConfigValidationError(errors: parser.errors)
@@ -59,20 +65,5 @@ public struct ConfigLoader: Sendable {
         default:
             return ConfigError(file: file, line: nil, field: "(yaml)", problem: "\(error)")
         }
-    }
-
-    static func reason(_ error: any Error) -> String {
-        let nsError = error as NSError
-        if let posix = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(posix.code)))
-        }
-        if nsError.domain == NSCocoaErrorDomain {
-            switch nsError.code {
-            case NSFileReadNoSuchFileError: return "no such file"
-            case NSFileReadNoPermissionError: return "permission denied"
-            default: break
-            }
-        }
-        return nsError.localizedDescription
     }
 }
