@@ -7,6 +7,23 @@ import Foundation
 /// it holds; this type only reads, and says why it could not in words `check-config` prints after
 /// `cannot read …:`.
 struct ConfigFileReader: Sendable {
+    /// How large each kind of file may be: larger files are refused, never read whole.
+    enum Limit {
+        /// The YAML configuration file.
+        static let config = 1 << 20
+        /// A `client_secret_file`.
+        static let secret = 64 << 10
+        /// A PEM file: signing key, TLS client certificate or key, CA file.
+        static let pem = 1 << 20
+
+        /// `64 KiB`, `1 MiB`: how a limit reads in an error.
+        static func text(_ bytes: Int) -> String {
+            if bytes >= 1 << 20, bytes % (1 << 20) == 0 { return "\(bytes >> 20) MiB" }
+            if bytes >= 1 << 10, bytes % (1 << 10) == 0 { return "\(bytes >> 10) KiB" }
+            return "\(bytes) bytes"
+        }
+    }
+
     /// Why a file could not be read (`no such file`, `permission denied`, …), never including its contents.
     struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
         var reason: String

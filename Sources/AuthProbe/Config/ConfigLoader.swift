@@ -30,7 +30,21 @@ public struct ConfigLoader: Sendable {
     }
 
     /// Validates YAML text; `file` names it in errors and `baseDirectory` anchors relative secret files.
+    ///
+    /// The text is refused before it is composed into nodes when it is larger than 1 MiB, uses anchors or
+    /// aliases, nests deeper than 64 levels or has more than 100,000 nodes (``YAMLStructureCheck``).
     public func parse(yaml: String, file: String, baseDirectory: String) throws -> MonitorConfig {
+        if yaml.utf8.count > ConfigFileReader.Limit.config {
+            let limit = ConfigFileReader.Limit.text(ConfigFileReader.Limit.config)
+            throw ConfigValidationError(errors: [
+                ConfigError(file: file, line: nil, field: "(yaml)", problem: "larger than the limit of \(limit)")
+            ])
+        }
+        if let problem = YAMLStructureCheck.check(yaml) {
+            throw ConfigValidationError(errors: [
+                ConfigError(file: file, line: problem.line, field: "(yaml)", problem: problem.problem)
+            ])
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
