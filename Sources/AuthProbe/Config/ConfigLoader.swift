@@ -15,16 +15,25 @@ public struct ConfigLoader: Sendable {
     }
 
     /// Loads and validates `path`; throws ``ConfigValidationError`` listing every problem.
+    ///
+    /// The file must be a regular file of at most 1 MiB, in UTF-8; secret files may hold at most 64 KiB, PEM
+    /// files (keys, certificates, CA files) 1 MiB.
     public func load(path: String) throws -> MonitorConfig {
-        let text: String
-        switch ConfigFileReader().text(atPath: path) {
+        let bytes: [UInt8]
+        switch ConfigFileReader().bytes(atPath: path, limit: ConfigFileReader.Limit.config) {
         case .success(let contents):
-            text = contents
+            bytes = contents
         case .failure(let failure):
             throw ConfigValidationError(errors: [
                 ConfigError(file: path, line: nil, field: "(file)", problem: "cannot read: \(failure)")
             ])
         }
+        if let line = ConfigFileReader.invalidUTF8Line(bytes) {
+            throw ConfigValidationError(errors: [
+                ConfigError(file: path, line: line, field: "(file)", problem: "not valid UTF-8")
+            ])
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
         let baseDirectory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         return try self.parse(yaml: text, file: path, baseDirectory: baseDirectory)
     }

@@ -11,7 +11,10 @@ extension ConfigParser {
             self.fail(node, field: "\(field).private_key_file", "required with auth_method private_key_jwt")
             return nil
         }
-        guard let pem = self.secretFromFile(keyNode, field: "\(field).private_key_file") else { return nil }
+        let keyField = "\(field).private_key_file"
+        guard let pem = self.secretFromFile(keyNode, field: keyField, limit: ConfigFileReader.Limit.pem) else {
+            return nil
+        }
         var algorithm = pem.withRawValue { SigningKeyMaterial(pem: $0)?.defaultAlgorithm }
         if let algorithmNode = fields["signing_algorithm"] {
             guard
@@ -28,7 +31,7 @@ extension ConfigParser {
             // Never echo the file: it holds a private key.
             self.fail(
                 keyNode,
-                field: "\(field).private_key_file",
+                field: keyField,
                 "\(self.resolve(self.string(keyNode, field: field) ?? "")): not an unencrypted PEM RSA or EC (P-256, P-384) private key"
             )
             return nil
@@ -75,20 +78,24 @@ extension ConfigParser {
             let keyField = "\(field).tls_client_key_file"
             guard let certificatePath = self.string(certificateNode, field: certificateField),
                 let keyPath = self.string(keyNode, field: keyField),
-                let certificateFile = self.readablePath(
+                let (certificateFile, certificateBytes) = self.readFile(
                     certificatePath,
                     node: certificateNode,
-                    field: certificateField
+                    field: certificateField,
+                    limit: ConfigFileReader.Limit.pem
                 ),
-                let keyFile = self.readablePath(keyPath, node: keyNode, field: keyField)
+                let (keyFile, keyBytes) = self.readFile(
+                    keyPath,
+                    node: keyNode,
+                    field: keyField,
+                    limit: ConfigFileReader.Limit.pem
+                )
             else { return nil }
-            let certificateBytes = try? self.reader.bytes(atPath: certificateFile).get()
-            guard let first = certificateBytes.flatMap({ try? NIOSSLCertificate.fromPEMBytes($0) })?.first else {
+            guard let first = (try? NIOSSLCertificate.fromPEMBytes(certificateBytes))?.first else {
                 self.fail(certificateNode, field: certificateField, "\(certificateFile): not a PEM certificate")
                 return nil
             }
-            let keyBytes = try? self.reader.bytes(atPath: keyFile).get()
-            guard keyBytes.flatMap({ try? NIOSSLPrivateKey(bytes: $0, format: .pem) }) != nil else {
+            guard (try? NIOSSLPrivateKey(bytes: keyBytes, format: .pem)) != nil else {
                 // Never echo the file: it holds a private key.
                 self.fail(keyNode, field: keyField, "\(keyFile): not an unencrypted PEM private key")
                 return nil
@@ -115,7 +122,11 @@ extension ConfigParser {
         case (.some(let secretNode), nil):
             return self.secretFromVariable(secretNode, field: "\(field).client_secret")
         case (nil, .some(let fileNode)):
-            return self.secretFromFile(fileNode, field: "\(field).client_secret_file")
+            return self.secretFromFile(
+                fileNode,
+                field: "\(field).client_secret_file",
+                limit: ConfigFileReader.Limit.secret
+            )
         }
     }
 
@@ -146,21 +157,34 @@ extension ConfigParser {
         path.hasPrefix("/") ? path : URL(fileURLWithPath: self.baseDirectory).appendingPathComponent(path).path
     }
 
-    /// The resolved path of a file that must exist and be readable now (not at the first probe).
-    mutating func readablePath(_ path: String, node: Node, field: String) -> String? {
+    /// The resolved path of a file that must be readable now (not at the first probe), within `limit` bytes.
+    mutating func readablePath(_ path: String, node: Node, field: String, limit: Int) -> String? {
         let resolved = self.resolve(path)
-        if let failure = self.reader.readabilityProblem(atPath: resolved) {
+        if let failure = self.reader.readabilityProblem(atPath: resolved, limit: limit) {
             self.fail(node, field: field, "cannot read \(resolved): \(failure)")
             return nil
         }
         return resolved
     }
 
-    mutating func secretFromFile(_ node: Node, field: String) -> Secret? {
+    /// The resolved path and the bytes of a file of at most `limit` bytes.
+    mutating func readFile(_ path: String, node: Node, field: String, limit: Int) -> (String, [UInt8])? {
+        let resolved = self.resolve(path)
+        switch self.reader.bytes(atPath: resolved, limit: limit) {
+        case .success(let bytes):
+            return (resolved, bytes)
+        case .failure(let failure):
+            self.fail(node, field: field, "cannot read \(resolved): \(failure)")
+            return nil
+        }
+    }
+
+    /// A secret held in a UTF-8 file of at most `limit` bytes, without its trailing newline.
+    mutating func secretFromFile(_ node: Node, field: String, limit: Int) -> Secret? {
         guard let path = self.string(node, field: field) else { return nil }
         let resolved = self.resolve(path)
         let contents: String
-        switch self.reader.text(atPath: resolved) {
+        switch self.reader.text(atPath: resolved, limit: limit) {
         case .success(let text):
             contents = text
         case .failure(let failure):

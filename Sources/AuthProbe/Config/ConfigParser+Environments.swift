@@ -63,7 +63,7 @@ extension ConfigParser {
         }
         var caFile: String?
         if let caNode = fields["ca_file"], let path = self.string(caNode, field: "\(field).ca_file") {
-            caFile = self.readablePath(path, node: caNode, field: "\(field).ca_file")
+            caFile = self.readablePath(path, node: caNode, field: "\(field).ca_file", limit: ConfigFileReader.Limit.pem)
         }
         var ipPreference = IPPreference.system
         if let preferenceNode = fields["ip_preference"],
