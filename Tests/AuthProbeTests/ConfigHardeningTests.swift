@@ -342,4 +342,32 @@ import Testing
         #expect(ConfigFileReader.invalidUTF8Line([0xC0, 0xAF]) == 1)  // overlong "/"
         #expect(ConfigFileReader.invalidUTF8Line([0x0A, 0x0A, 0xED, 0xA0, 0x80]) == 3)  // surrogate
     }
+
+    // MARK: - Error output
+
+    @Test func fiftyErrorsPrintTwentyAndACount() throws {
+        let scratch = try Scratch()
+        // Fifty environments without an issuer: one error each.
+        let environments = (0..<50).map { "  - name: e\($0)" }.joined(separator: "\n")
+        let path = try scratch.write("many.yaml", "environments:\n" + environments + "\n")
+        let error = try #require(throws: ConfigValidationError.self) {
+            try ConfigLoader(environment: [:]).load(path: path)
+        }
+        #expect(error.errors.count == 50)
+        let lines = error.description.replacingOccurrences(of: scratch.directory.path + "/", with: "")
+            .split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 21)
+        #expect(lines.first == "many.yaml:2: environments[0].issuer: required")
+        #expect(lines[19] == "many.yaml:21: environments[19].issuer: required")
+        #expect(lines.last == "… and 30 more errors")
+    }
+
+    @Test func twentyErrorsPrintNoCountAndTwentyOneSayOneMore() {
+        let error = ConfigError(file: "f.yaml", line: 1, field: "x", problem: "p")
+        let twenty = ConfigValidationError(errors: Array(repeating: error, count: 20)).description
+        #expect(twenty.split(separator: "\n").count == 20)
+        #expect(!twenty.contains("more"))
+        let twentyOne = ConfigValidationError(errors: Array(repeating: error, count: 21)).description
+        #expect(twentyOne.hasSuffix("\n… and 1 more error"))
+    }
 }
