@@ -370,4 +370,60 @@ import Testing
         let twentyOne = ConfigValidationError(errors: Array(repeating: error, count: 21)).description
         #expect(twentyOne.hasSuffix("\n… and 1 more error"))
     }
+
+    // MARK: - ${VAR} in file paths
+
+    @Test func variablesExpandInEveryFilePath() throws {
+        let scratch = try Scratch()
+        try scratch.write("prod-secret", "file-s3cr3t-789\n")
+        try scratch.write("ca.pem", "-----BEGIN CERTIFICATE-----\n")
+        let path = try scratch.write(
+            "config.yaml",
+            """
+            environments:
+              - name: cat
+                issuer: https://cat.example.com/oidc/
+                ca_file: ${CREDENTIALS_DIRECTORY}/ca.pem
+                clients:
+                  - name: reporting
+                    client_id: reporting-client
+                    client_secret_file: ${CREDENTIALS_DIRECTORY}/prod-secret
+                  - name: payments
+                    client_id: payments-client
+                    auth_method: private_key_jwt
+                    private_key_file: ${KEYS}/signing-ec.pem
+                  - name: statements
+                    client_id: statements-client
+                    auth_method: tls_client_auth
+                    tls_client_certificate_file: ${KEYS}/client-ec.crt
+                    tls_client_key_file: ${KEYS}/client-ec.key
+
+            """
+        )
+        let keys = ConfigLoaderTests.fixtures.appendingPathComponent("valid/keys").path
+        let environment = ["CREDENTIALS_DIRECTORY": scratch.directory.path, "KEYS": keys]
+        let config = try ConfigLoader(environment: environment).load(path: path)
+        let cat = try #require(config.environments.first)
+        #expect(cat.caFile == scratch.path("ca.pem"))
+        #expect(cat.clients[0].secret?.withRawValue { $0 } == "file-s3cr3t-789")
+        #expect(cat.clients[1].signingKey?.algorithm == .es256)
+        #expect(cat.clients[2].tlsClientCertificate?.certificateFile == keys + "/client-ec.crt")
+        #expect(cat.clients[2].tlsClientCertificate?.keyFile == keys + "/client-ec.key")
+    }
+
+    @Test func unsetVariableInAFilePathIsNamed() throws {
+        let scratch = try Scratch()
+        let path = try scratch.write(
+            "config.yaml",
+            Self.config(secretFile: "${CREDENTIALS_DIRECTORY}/prod-secret")
+                + "    ca_file: ${CA_DIRECTORY}/ca.pem\n"
+        )
+        #expect(
+            Self.errorLines(path, in: scratch, environment: [:]) == [
+                "config.yaml:8: environments[0].ca_file: environment variable CA_DIRECTORY is not set",
+                "config.yaml:7: environments[0].clients[0].client_secret_file: "
+                    + "environment variable CREDENTIALS_DIRECTORY is not set",
+            ]
+        )
+    }
 }

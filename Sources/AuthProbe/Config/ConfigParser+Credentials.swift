@@ -12,9 +12,8 @@ extension ConfigParser {
             return nil
         }
         let keyField = "\(field).private_key_file"
-        guard let pem = self.secretFromFile(keyNode, field: keyField, limit: ConfigFileReader.Limit.pem) else {
-            return nil
-        }
+        guard let (keyPath, pem) = self.secretFromFile(keyNode, field: keyField, limit: ConfigFileReader.Limit.pem)
+        else { return nil }
         var algorithm = pem.withRawValue { SigningKeyMaterial(pem: $0)?.defaultAlgorithm }
         if let algorithmNode = fields["signing_algorithm"] {
             guard
@@ -32,7 +31,7 @@ extension ConfigParser {
             self.fail(
                 keyNode,
                 field: keyField,
-                "\(self.resolve(self.string(keyNode, field: field) ?? "")): not an unencrypted PEM RSA or EC (P-256, P-384) private key"
+                "\(keyPath): \(SigningKeyMaterial.notAKeyProblem)"
             )
             return nil
         }
@@ -76,20 +75,13 @@ extension ConfigParser {
         case (.some(let certificateNode), .some(let keyNode)):
             let certificateField = "\(field).tls_client_certificate_file"
             let keyField = "\(field).tls_client_key_file"
-            guard let certificatePath = self.string(certificateNode, field: certificateField),
-                let keyPath = self.string(keyNode, field: keyField),
+            guard
                 let (certificateFile, certificateBytes) = self.readFile(
-                    certificatePath,
-                    node: certificateNode,
+                    certificateNode,
                     field: certificateField,
                     limit: ConfigFileReader.Limit.pem
                 ),
-                let (keyFile, keyBytes) = self.readFile(
-                    keyPath,
-                    node: keyNode,
-                    field: keyField,
-                    limit: ConfigFileReader.Limit.pem
-                )
+                let (keyFile, keyBytes) = self.readFile(keyNode, field: keyField, limit: ConfigFileReader.Limit.pem)
             else { return nil }
             guard let first = (try? NIOSSLCertificate.fromPEMBytes(certificateBytes))?.first else {
                 self.fail(certificateNode, field: certificateField, "\(certificateFile): not a PEM certificate")
@@ -126,7 +118,7 @@ extension ConfigParser {
                 fileNode,
                 field: "\(field).client_secret_file",
                 limit: ConfigFileReader.Limit.secret
-            )
+            )?.secret
         }
     }
 
@@ -157,9 +149,18 @@ extension ConfigParser {
         path.hasPrefix("/") ? path : URL(fileURLWithPath: self.baseDirectory).appendingPathComponent(path).path
     }
 
+    /// The path a file key names: each `${VAR}` replaced from the environment (an unset variable is an error
+    /// naming it), then resolved against the configuration file's directory.
+    mutating func filePath(_ node: Node, field: String) -> String? {
+        guard let text = self.string(node, field: field),
+            let expanded = self.expandVariables(text, node: node, field: field)
+        else { return nil }
+        return self.resolve(expanded)
+    }
+
     /// The resolved path of a file that must be readable now (not at the first probe), within `limit` bytes.
-    mutating func readablePath(_ path: String, node: Node, field: String, limit: Int) -> String? {
-        let resolved = self.resolve(path)
+    mutating func readablePath(_ node: Node, field: String, limit: Int) -> String? {
+        guard let resolved = self.filePath(node, field: field) else { return nil }
         if let failure = self.reader.readabilityProblem(atPath: resolved, limit: limit) {
             self.fail(node, field: field, "cannot read \(resolved): \(failure)")
             return nil
@@ -168,8 +169,8 @@ extension ConfigParser {
     }
 
     /// The resolved path and the bytes of a file of at most `limit` bytes.
-    mutating func readFile(_ path: String, node: Node, field: String, limit: Int) -> (String, [UInt8])? {
-        let resolved = self.resolve(path)
+    mutating func readFile(_ node: Node, field: String, limit: Int) -> (String, [UInt8])? {
+        guard let resolved = self.filePath(node, field: field) else { return nil }
         switch self.reader.bytes(atPath: resolved, limit: limit) {
         case .success(let bytes):
             return (resolved, bytes)
@@ -179,10 +180,10 @@ extension ConfigParser {
         }
     }
 
-    /// A secret held in a UTF-8 file of at most `limit` bytes, without its trailing newline.
-    mutating func secretFromFile(_ node: Node, field: String, limit: Int) -> Secret? {
-        guard let path = self.string(node, field: field) else { return nil }
-        let resolved = self.resolve(path)
+    /// The resolved path of a UTF-8 file of at most `limit` bytes and the secret it holds (without its
+    /// trailing newline).
+    mutating func secretFromFile(_ node: Node, field: String, limit: Int) -> (path: String, secret: Secret)? {
+        guard let resolved = self.filePath(node, field: field) else { return nil }
         let contents: String
         switch self.reader.text(atPath: resolved, limit: limit) {
         case .success(let text):
@@ -197,6 +198,6 @@ extension ConfigParser {
             self.fail(node, field: field, "\(resolved) is empty")
             return nil
         }
-        return Secret(value)
+        return (resolved, Secret(value))
     }
 }

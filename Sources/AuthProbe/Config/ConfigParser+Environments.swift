@@ -62,8 +62,8 @@ extension ConfigParser {
             self.fail(node, field: "\(field).issuer", "required")
         }
         var caFile: String?
-        if let caNode = fields["ca_file"], let path = self.string(caNode, field: "\(field).ca_file") {
-            caFile = self.readablePath(path, node: caNode, field: "\(field).ca_file", limit: ConfigFileReader.Limit.pem)
+        if let caNode = fields["ca_file"] {
+            caFile = self.readablePath(caNode, field: "\(field).ca_file", limit: ConfigFileReader.Limit.pem)
         }
         var ipPreference = IPPreference.system
         if let preferenceNode = fields["ip_preference"],

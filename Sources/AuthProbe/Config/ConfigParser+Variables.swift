@@ -17,7 +17,7 @@ extension ConfigParser {
         }
     }
 
-    /// Replaces every `${NAME}` in a non-secret value such as a client id.
+    /// Replaces every `${NAME}` in a non-secret value such as a client id or a file path.
     mutating func expandVariables(_ text: String, node: Node, field: String) -> String? {
         var result = ""
         var rest = Substring(text)
