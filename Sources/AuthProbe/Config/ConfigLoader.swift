@@ -9,9 +9,16 @@ import Yams
 public struct ConfigLoader: Sendable {
     /// Environment variables used to resolve `${VAR}` references.
     public var environment: [String: String]
+    /// Whether secrets are read. False checks a configuration's shape on a machine without its secrets
+    /// (`check-config --no-secrets`): `client_secret` must still be a `${VAR}` reference but the variable need not
+    /// be set, and secret files (`client_secret_file`, `private_key_file`, `tls_client_key_file`) are not read,
+    /// their paths may even use unset variables. Certificate and CA files are still read. Every secret of the
+    /// result is a placeholder: such a configuration is for checking, not for probing.
+    public var readSecrets: Bool
 
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, readSecrets: Bool = true) {
         self.environment = environment
+        self.readSecrets = readSecrets
     }
 
     /// Loads and validates `path`; throws ``ConfigValidationError`` listing every problem.
@@ -64,7 +71,8 @@ public struct ConfigLoader: Sendable {
             file: file,
             baseDirectory: baseDirectory,
             environment: self.environment,
-            reader: ConfigFileReader()
+            reader: ConfigFileReader(),
+            readSecrets: self.readSecrets
         )
         let config = parser.parseRoot(root)
         guard parser.errors.isEmpty, let config else {

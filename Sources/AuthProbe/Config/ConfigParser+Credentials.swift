@@ -14,7 +14,7 @@ extension ConfigParser {
         let keyField = "\(field).private_key_file"
         guard let (keyPath, pem) = self.secretFromFile(keyNode, field: keyField, limit: ConfigFileReader.Limit.pem)
         else { return nil }
-        var algorithm = pem.withRawValue { SigningKeyMaterial(pem: $0)?.defaultAlgorithm }
+        var algorithm = self.readSecrets ? pem.withRawValue { SigningKeyMaterial(pem: $0)?.defaultAlgorithm } : nil
         if let algorithmNode = fields["signing_algorithm"] {
             guard
                 let named: SigningKey.Algorithm = self.choice(
@@ -26,20 +26,19 @@ extension ConfigParser {
             algorithm = named
         }
         let problemField = fields["signing_algorithm"] != nil ? "signing_algorithm" : "private_key_file"
-        guard let algorithm else {
-            // Never echo the file: it holds a private key.
-            self.fail(
-                keyNode,
-                field: keyField,
-                "\(keyPath): \(SigningKeyMaterial.notAKeyProblem)"
-            )
-            return nil
+        if self.readSecrets {
+            guard let algorithm else {
+                // Never echo the file: it holds a private key.
+                self.fail(keyNode, field: keyField, "\(keyPath): \(SigningKeyMaterial.notAKeyProblem)")
+                return nil
+            }
+            if let problem = pem.withRawValue({ SigningKeyMaterial.problem(pem: $0, algorithm: algorithm) }) {
+                self.fail(fields[problemField] ?? keyNode, field: "\(field).\(problemField)", problem)
+                return nil
+            }
         }
-        if let problem = pem.withRawValue({ SigningKeyMaterial.problem(pem: $0, algorithm: algorithm) }) {
-            self.fail(fields[problemField] ?? keyNode, field: "\(field).\(problemField)", problem)
-            return nil
-        }
-        var key = SigningKey(pem: pem, algorithm: algorithm)
+        // Unread, a key without signing_algorithm gets a placeholder: nothing is ever signed with it.
+        var key = SigningKey(pem: pem, algorithm: algorithm ?? .rs256)
         key.keyID = fields["key_id"].flatMap { self.string($0, field: "\(field).key_id") }
         if let audienceNode = fields["assertion_audience"],
             let text = self.string(audienceNode, field: "\(field).assertion_audience")
@@ -80,14 +79,24 @@ extension ConfigParser {
                     certificateNode,
                     field: certificateField,
                     limit: ConfigFileReader.Limit.pem
-                ),
-                let (keyFile, keyBytes) = self.readFile(keyNode, field: keyField, limit: ConfigFileReader.Limit.pem)
+                )
             else { return nil }
+            // The key is a secret: without readSecrets only its path is checked.
+            let keyFile: String
+            var keyBytes: [UInt8]?
+            if self.readSecrets {
+                guard let (path, bytes) = self.readFile(keyNode, field: keyField, limit: ConfigFileReader.Limit.pem)
+                else { return nil }
+                (keyFile, keyBytes) = (path, bytes)
+            } else {
+                guard let path = self.filePath(keyNode, field: keyField, keepUnset: true) else { return nil }
+                keyFile = path
+            }
             guard let first = (try? NIOSSLCertificate.fromPEMBytes(certificateBytes))?.first else {
                 self.fail(certificateNode, field: certificateField, "\(certificateFile): not a PEM certificate")
                 return nil
             }
-            guard (try? NIOSSLPrivateKey(bytes: keyBytes, format: .pem)) != nil else {
+            if let keyBytes, (try? NIOSSLPrivateKey(bytes: keyBytes, format: .pem)) == nil {
                 // Never echo the file: it holds a private key.
                 self.fail(keyNode, field: keyField, "\(keyFile): not an unencrypted PEM private key")
                 return nil
@@ -133,6 +142,7 @@ extension ConfigParser {
             )
             return nil
         }
+        guard self.readSecrets else { return Self.unreadSecret }
         guard let value = self.environment[name] else {
             self.fail(node, field: field, "environment variable \(name) is not set")
             return nil
@@ -151,9 +161,9 @@ extension ConfigParser {
 
     /// The path a file key names: each `${VAR}` replaced from the environment (an unset variable is an error
     /// naming it), then resolved against the configuration file's directory.
-    mutating func filePath(_ node: Node, field: String) -> String? {
+    mutating func filePath(_ node: Node, field: String, keepUnset: Bool = false) -> String? {
         guard let text = self.string(node, field: field),
-            let expanded = self.expandVariables(text, node: node, field: field)
+            let expanded = self.expandVariables(text, node: node, field: field, keepUnset: keepUnset)
         else { return nil }
         return self.resolve(expanded)
     }
@@ -182,7 +192,12 @@ extension ConfigParser {
 
     /// The resolved path of a UTF-8 file of at most `limit` bytes and the secret it holds (without its
     /// trailing newline).
+    /// Without ``readSecrets`` only the path is checked (its variables may be unset) and the secret is
+    /// ``unreadSecret``.
     mutating func secretFromFile(_ node: Node, field: String, limit: Int) -> (path: String, secret: Secret)? {
+        guard self.readSecrets else {
+            return self.filePath(node, field: field, keepUnset: true).map { ($0, Self.unreadSecret) }
+        }
         guard let resolved = self.filePath(node, field: field) else { return nil }
         let contents: String
         switch self.reader.text(atPath: resolved, limit: limit) {

@@ -17,8 +17,9 @@ extension ConfigParser {
         }
     }
 
-    /// Replaces every `${NAME}` in a non-secret value such as a client id or a file path.
-    mutating func expandVariables(_ text: String, node: Node, field: String) -> String? {
+    /// Replaces every `${NAME}` in a non-secret value such as a client id or a file path; with `keepUnset`, an
+    /// unset variable stays `${NAME}` instead of being an error.
+    mutating func expandVariables(_ text: String, node: Node, field: String, keepUnset: Bool = false) -> String? {
         var result = ""
         var rest = Substring(text)
         while let start = rest.range(of: "${") {
@@ -32,11 +33,14 @@ extension ConfigParser {
                 self.fail(node, field: field, "invalid variable name \"\(name)\"")
                 return nil
             }
-            guard let value = self.environment[name] else {
+            if let value = self.environment[name] {
+                result += value
+            } else if keepUnset {
+                result += "${\(name)}"
+            } else {
                 self.fail(node, field: field, "environment variable \(name) is not set")
                 return nil
             }
-            result += value
             rest = rest[rest.index(after: end)...]
         }
         return result + rest

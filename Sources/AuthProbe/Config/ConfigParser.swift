@@ -16,14 +16,27 @@ struct ConfigParser {
     let environment: [String: String]
     /// Reads every file the configuration names; the parser itself never touches the disk.
     let reader: ConfigFileReader
+    /// False for `check-config --no-secrets`: secret variables need not be set and secret files (client secrets,
+    /// private keys) are not read, only their references checked; each such secret is ``unreadSecret``.
+    let readSecrets: Bool
     private(set) var errors: [ConfigError] = []
 
-    init(file: String, baseDirectory: String, environment: [String: String], reader: ConfigFileReader) {
+    init(
+        file: String,
+        baseDirectory: String,
+        environment: [String: String],
+        reader: ConfigFileReader,
+        readSecrets: Bool = true
+    ) {
         self.file = file
         self.baseDirectory = baseDirectory
         self.environment = environment
         self.reader = reader
+        self.readSecrets = readSecrets
     }
+
+    /// The value of every secret when ``readSecrets`` is false. Such a configuration is only checked, never run.
+    static let unreadSecret = Secret("(not read)")
 
     /// The keys each level accepts; anything else is an unknown-key error listing these.
     static let rootKeys = [
