@@ -36,10 +36,12 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
-/// Loads a configuration or exits with its problems, one `file:line: field: problem` per line.
-func loadConfig(_ path: String) throws -> MonitorConfig {
+/// Loads a configuration or exits with its problems, one `file:line: field: problem` per line (at most 20).
+///
+/// `readSecrets: false` checks the shape only (see ``ConfigLoader/readSecrets``).
+func loadConfig(_ path: String, readSecrets: Bool = true) throws -> MonitorConfig {
     do {
-        return try ConfigLoader().load(path: path)
+        return try ConfigLoader(readSecrets: readSecrets).load(path: path)
     } catch let error as ConfigValidationError {
         FileHandle.standardError.write(Data((error.description + "\n").utf8))
         throw ExitCode(1)
@@ -76,10 +78,20 @@ struct CheckConfigCommand: AsyncParsableCommand {
     @Option(help: "Configuration file (YAML).")
     var config: String
 
+    @Flag(
+        name: .customLong("no-secrets"),
+        help: """
+            Check the shape without secrets: secret variables need not be set, and secret files \
+            (client_secret_file, private_key_file, tls_client_key_file) are not read.
+            """
+    )
+    var noSecrets = false
+
     func run() async throws {
-        let config = try loadConfig(self.config)
+        let config = try loadConfig(self.config, readSecrets: !self.noSecrets)
         let clients = config.environments.reduce(0) { $0 + $1.clients.count }
-        print("\(self.config): ok (\(config.environments.count) environments, \(clients) clients)")
+        let secrets = self.noSecrets ? "; secrets not read" : ""
+        print("\(self.config): ok (\(config.environments.count) environments, \(clients) clients\(secrets))")
     }
 }
 

@@ -5,13 +5,7 @@ import Foundation
 /// The key's PEM text is a ``Secret``: it prints as `<secret>` and is read only to sign an assertion.
 public struct SigningKey: Sendable {
     /// JWS algorithms for client assertions; the key's type decides which apply.
-    public enum Algorithm: String, Sendable, CaseIterable {
-        case rs256 = "RS256"
-        case rs384 = "RS384"
-        case rs512 = "RS512"
-        case es256 = "ES256"
-        case es384 = "ES384"
-    }
+    public typealias Algorithm = SigningAlgorithm
 
     /// The PEM private key (RSA, or EC P-256/P-384).
     public var pem: Secret

@@ -28,12 +28,23 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// All problems of one configuration file, found in a single validation pass.
 public struct ConfigValidationError: Error, Sendable, CustomStringConvertible {
+    /// Every problem found, in file order.
     public var errors: [ConfigError]
+
+    /// How many problems ``description`` prints: the first ones are what to fix, a thousand more bury them.
+    public static let printedLimit = 20
 
     public init(errors: [ConfigError]) {
         self.errors = errors
     }
 
-    /// One problem per line.
-    public var description: String { self.errors.map(\.description).joined(separator: "\n") }
+    /// One problem per line, at most ``printedLimit``, then one `… and N more errors` line.
+    public var description: String {
+        var lines = self.errors.prefix(Self.printedLimit).map(\.description)
+        let more = self.errors.count - Self.printedLimit
+        if more > 0 {
+            lines.append("… and \(more) more \(more == 1 ? "error" : "errors")")
+        }
+        return lines.joined(separator: "\n")
+    }
 }

@@ -22,50 +22,6 @@ public enum ClientAssertion {
         func verify(using algorithm: some JWTAlgorithm) async throws {}
     }
 
-    /// Checks that `pem` is a private key usable with `algorithm`; the problem in words otherwise (never
-    /// the key's text).
-    public static func problem(pem: Secret, algorithm: SigningKey.Algorithm) -> String? {
-        guard let parsed = self.parse(pem) else {
-            return "not an unencrypted PEM RSA or EC (P-256, P-384) private key"
-        }
-        return Self.matches(algorithm, parsed) ? nil : AlgorithmMismatch(algorithm: algorithm).description
-    }
-
-    private static func matches(_ algorithm: SigningKey.Algorithm, _ key: ParsedKey) -> Bool {
-        switch (algorithm, key) {
-        case (.rs256, .rsa), (.rs384, .rsa), (.rs512, .rsa), (.es256, .es256), (.es384, .es384): return true
-        default: return false
-        }
-    }
-
-    /// The algorithm for a key when the configuration names none: RS256 for RSA, ES256/ES384 by EC curve.
-    public static func defaultAlgorithm(pem: Secret) -> SigningKey.Algorithm? {
-        switch self.parse(pem) {
-        case .rsa: return .rs256
-        case .es256: return .es256
-        case .es384: return .es384
-        case nil: return nil
-        }
-    }
-
-    private enum ParsedKey {
-        case rsa(Insecure.RSA.PrivateKey)
-        case es256(ES256PrivateKey)
-        case es384(ES384PrivateKey)
-    }
-
-    private static func parse(_ pem: Secret) -> ParsedKey? {
-        pem.withRawValue { whole in
-            // Only the private key block: the file may also hold its certificate or EC parameters, which
-            // swift-crypto's EC parser does not skip.
-            let text = Self.privateKeyBlock(whole) ?? whole
-            if let key = try? Insecure.RSA.PrivateKey(pem: text) { return .rsa(key) }
-            if let key = try? ES256PrivateKey(pem: text) { return .es256(key) }
-            if let key = try? ES384PrivateKey(pem: text) { return .es384(key) }
-            return nil
-        }
-    }
-
     /// A signed assertion for `clientID` at `audience`, wrapped as a secret (it authenticates the client
     /// for its lifetime).
     public static func sign(clientID: String, audience: String, key: SigningKey, now: Date) async throws -> Secret {
@@ -85,25 +41,13 @@ public enum ClientAssertion {
         return Secret(try await keys.sign(claims, kid: key.keyID.map { JWKIdentifier(string: $0) }, header: header))
     }
 
+    /// The configured algorithm does not fit the key (checked at load time, so this is authprobe's own fault).
     struct AlgorithmMismatch: Error, CustomStringConvertible {
-        var algorithm: SigningKey.Algorithm
-        var description: String {
-            "the key cannot sign \(self.algorithm.rawValue) (RS* needs RSA, ES256 P-256, ES384 P-384)"
-        }
+        var algorithm: SigningAlgorithm
+        var description: String { SigningKeyMaterial.mismatchProblem(self.algorithm) }
     }
 
-    /// The `-----BEGIN … PRIVATE KEY-----` block of a PEM file, if it has one.
-    static func privateKeyBlock(_ pem: String) -> String? {
-        guard let begin = pem.range(of: #"-----BEGIN [A-Z ]*PRIVATE KEY-----"#, options: .regularExpression),
-            let end = pem.range(
-                of: #"-----END [A-Z ]*PRIVATE KEY-----"#,
-                options: .regularExpression,
-                range: begin.upperBound..<pem.endIndex
-            )
-        else { return nil }
-        return String(pem[begin.lowerBound..<end.upperBound]) + "\n"
-    }
-
+    /// The key file no longer holds a supported key (it was checked at load time).
     struct NotAKey: Error {}
 
     private struct CacheKey: Hashable {
@@ -127,10 +71,10 @@ public enum ClientAssertion {
         return keys
     }
 
-    private static func keys(pem: Secret, algorithm: SigningKey.Algorithm, keyID: String?) async throws
+    private static func keys(pem: Secret, algorithm: SigningAlgorithm, keyID: String?) async throws
         -> JWTKeyCollection
     {
-        guard let parsed = self.parse(pem) else { throw NotAKey() }
+        guard let parsed = pem.withRawValue({ SigningKeyMaterial(pem: $0) }) else { throw NotAKey() }
         let keys = JWTKeyCollection()
         let kid = keyID.map { JWKIdentifier(string: $0) }
         switch (algorithm, parsed) {
