@@ -256,9 +256,15 @@ struct ResultStoreTests {
         do {
             let store = try ResultStore.open(path: path)
             try await Self.record(store, Self.run(at: 5, Self.rejected))
+            // The database describes credentials: authprobe's user only, the WAL too.
+            for file in [path, path + "-wal"] {
+                let permissions = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
+                #expect(permissions == 0o600, "\(file)")
+            }
         }
         let mode = try await DatabaseQueue(path: path).read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
+
         let reopened = try ResultStore.open(path: path)
         #expect(try await reopened.recent().count == 3)
         #expect(try await Self.state(reopened)?.steps[.token]?.consecutiveFailures == 1)

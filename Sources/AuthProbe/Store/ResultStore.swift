@@ -18,6 +18,11 @@ public struct ResultStore: Sendable {
     public static func open(path: String) throws -> ResultStore {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        // The database describes credentials: readable by authprobe's user only. SQLite gives the -wal and -shm
+        // files the main file's permissions.
+        if !FileManager.default.fileExists(atPath: path) {
+            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
