@@ -61,29 +61,36 @@ public final class SelfMetrics: SchedulerObserver {
     func render(into out: inout ExpositionWriter) {
         let process = ProcessStatistics.read()
         let none = LabelSet.empty
-        if let cpu = process.cpuSeconds {
-            out.family("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.")
-            out.sample("process_cpu_seconds_total", none, cpu)
-        }
-        if let rss = process.residentBytes {
-            out.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.")
-            out.sample("process_resident_memory_bytes", none, count: rss)
-        }
-        if let virtual = process.virtualBytes {
-            out.family("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.")
-            out.sample("process_virtual_memory_bytes", none, count: virtual)
-        }
-        if let start = process.startTime {
-            out.family("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.")
-            out.sample("process_start_time_seconds", none, start)
-        }
-        if let fds = process.openFileDescriptors {
-            out.family("process_open_fds", "gauge", "Number of open file descriptors.")
-            out.sample("process_open_fds", none, count: fds)
-        }
-        if let limit = process.maxFileDescriptors {
-            out.family("process_max_fds", "gauge", "Maximum number of open file descriptors.")
-            out.sample("process_max_fds", none, count: limit)
+        let families: [(name: String, type: String, help: String, value: Double?)] = [
+            (
+                "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
+                process.cpuSeconds
+            ),
+            (
+                "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+                process.residentBytes.map(Double.init)
+            ),
+            (
+                "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+                process.virtualBytes.map(Double.init)
+            ),
+            (
+                "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",
+                process.startTime
+            ),
+            (
+                "process_open_fds", "gauge", "Number of open file descriptors.",
+                process.openFileDescriptors.map(Double.init)
+            ),
+            (
+                "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+                process.maxFileDescriptors.map(Double.init)
+            ),
+        ]
+        for family in families {
+            guard let value = family.value else { continue }
+            out.family(family.name, family.type, family.help)
+            out.sample(family.name, none, value)
         }
         guard let store = self.storeHealth.withLockedValue({ $0 })() else { return }
         out.family("authprobe_store_pending_results", "gauge", "Probe results waiting to be written to the database.")
