@@ -63,6 +63,11 @@ public struct Monitor: Sendable {
             },
             onServerRunning: onServerRunning
         )
+        #if os(Linux)
+            // Loading a large configuration and the stored states leaves many small freed blocks; give them back
+            // before the monitor settles, so its resident size is what it keeps, not what it once parsed.
+            _ = glibcMallocTrim(0)
+        #endif
         // Services stop in reverse order: the scheduler finishes and records in-flight runs, then the writer
         // writes them, while the server still answers scrapes.
         return Monitor(
@@ -131,3 +136,9 @@ public struct ListenFailure: Error, CustomStringConvertible {
         "cannot listen on \(self.address): \(self.reason) (is another authprobe running? change `listen`)"
     }
 }
+
+#if os(Linux)
+    /// glibc's `malloc_trim`, which the Glibc module does not export.
+    @_silgen_name("malloc_trim")
+    private func glibcMallocTrim(_ pad: Int) -> Int32
+#endif

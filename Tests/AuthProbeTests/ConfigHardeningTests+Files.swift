@@ -9,9 +9,9 @@ extension ConfigHardeningTests {
 
     @Test func oversizedConfigFileIsRefusedUnread() throws {
         let scratch = try Scratch()
-        let path = try scratch.write("big.yaml", "environments: []\n" + String(repeating: "#", count: 1 << 20))
+        let path = try scratch.write("big.yaml", "environments: []\n" + String(repeating: "#", count: 16 << 20))
         #expect(
-            Self.errorLines(path, in: scratch) == ["big.yaml: (file): cannot read: is larger than the limit of 1 MiB"]
+            Self.errorLines(path, in: scratch) == ["big.yaml: (file): cannot read: is larger than the limit of 16 MiB"]
         )
     }
 

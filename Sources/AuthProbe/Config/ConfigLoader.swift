@@ -23,7 +23,7 @@ public struct ConfigLoader: Sendable {
 
     /// Loads and validates `path`; throws ``ConfigValidationError`` listing every problem.
     ///
-    /// The file must be a regular file of at most 1 MiB, in UTF-8; secret files may hold at most 64 KiB, PEM
+    /// The file must be a regular file of at most 16 MiB, in UTF-8; secret files may hold at most 64 KiB, PEM
     /// files (keys, certificates, CA files) 1 MiB.
     public func load(path: String) throws -> MonitorConfig {
         let bytes: [UInt8]
@@ -47,7 +47,7 @@ public struct ConfigLoader: Sendable {
 
     /// Validates YAML text; `file` names it in errors and `baseDirectory` anchors relative secret files.
     ///
-    /// The text is refused before it is composed into nodes when it is larger than 1 MiB, uses anchors or
+    /// The text is refused before it is composed into nodes when it is larger than 16 MiB, uses anchors or
     /// aliases, nests deeper than 64 levels or has more than 100,000 nodes (``YAMLStructureCheck``).
     public func parse(yaml: String, file: String, baseDirectory: String) throws -> MonitorConfig {
         if yaml.utf8.count > ConfigFileReader.Limit.config {

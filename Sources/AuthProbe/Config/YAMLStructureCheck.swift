@@ -12,7 +12,7 @@ enum YAMLStructureCheck {
     /// client, parameters).
     static let maximumDepth = 64
     /// Nodes (scalars, lists, mappings) a document may have; a configuration with a thousand clients has ~30,000.
-    static let maximumNodes = 100_000
+    static let maximumNodes = 1_000_000
 
     /// What is wrong with the document's shape, and on which line (1-based).
     struct Problem: Equatable {

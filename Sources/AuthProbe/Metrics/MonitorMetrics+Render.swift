@@ -1,26 +1,41 @@
 import Foundation
 
 extension MonitorMetrics {
-    /// The exposition text of every series: authprobe's own metrics, then the targets' and environments'
-    /// states, family by family. Runs on the scraping request's task, never on the event loops that time
-    /// probe requests; each slot's lock is held only to copy its state.
+    /// The exposition text of every series at once (tests, small monitors).
     public func render() -> [UInt8] {
-        let targets = self.targetSlots.map { $0.withLockedValue { $0 } }
-        let environments = self.environmentSlots.map { $0.withLockedValue { $0 } }
-        var out = ExpositionWriter(capacity: self.lastRenderSize.withLockedValue { $0 } + 4096)
-        out.raw(self.registry.emitToBuffer())
-        self.own.render(into: &out)
-        var renderer = StateRenderer(
-            out: out,
-            targetInfos: self.targets,
-            targets: targets,
-            environmentInfos: self.environments,
-            environments: environments
-        )
-        renderer.renderAll()
-        let bytes = renderer.out.bytes
-        self.lastRenderSize.withLockedValue { $0 = bytes.count }
+        var bytes: [UInt8] = []
+        self.renderParts { bytes += $0 }
         return bytes
+    }
+
+    /// The exposition text part by part — authprobe's own metrics, then the states family by family — handed
+    /// to `emit` as it is written, so that a scrape of thousands of targets never holds the whole text (tens of
+    /// MB) in memory, let alone twice. Runs on the scraping request's task, never on the event loops that time
+    /// probe requests; each slot's lock is held only to copy its state.
+    public func stream(_ emit: ([UInt8]) async throws -> Void) async rethrows {
+        var renderer = self.snapshot()
+        try await emit(renderer.head(self))
+        for part in StateRenderer.Part.allCases {
+            try await emit(renderer.render(part))
+        }
+    }
+
+    private func renderParts(_ emit: ([UInt8]) -> Void) {
+        var renderer = self.snapshot()
+        emit(renderer.head(self))
+        for part in StateRenderer.Part.allCases {
+            emit(renderer.render(part))
+        }
+    }
+
+    private func snapshot() -> StateRenderer {
+        StateRenderer(
+            out: ExpositionWriter(),
+            targetInfos: self.targets,
+            targets: self.targetSlots.map { $0.withLockedValue { $0 } },
+            environmentInfos: self.environments,
+            environments: self.environmentSlots.map { $0.withLockedValue { $0 } }
+        )
     }
 }
 
@@ -54,9 +69,37 @@ struct StateRenderer {
         return entries
     }
 
-    mutating func renderAll() {
+    /// The families, in the order they are written; one part is one chunk of a streamed scrape.
+    enum Part: CaseIterable {
+        case status, history, counters, latency, targets, environments
+    }
+
+    /// authprobe's own metrics: the registry's (build info, scheduler) and the process's and store's.
+    mutating func head(_ metrics: MonitorMetrics) -> [UInt8] {
+        self.out = ExpositionWriter()
+        self.out.raw(metrics.registry.emitToBuffer())
+        metrics.own.render(into: &self.out)
         self.out.family("authprobe_targets", "gauge", "Configured environment×client targets.")
         self.out.sample("authprobe_targets", .empty, count: self.targetInfos.count)
+        return self.out.bytes
+    }
+
+    /// Writes one part and returns its text.
+    mutating func render(_ part: Part) -> [UInt8] {
+        self.out = ExpositionWriter(capacity: 1 << 16)
+        switch part {
+        case .status: self.renderStatus()
+        case .history: self.renderHistory()
+        case .counters: self.renderCounters()
+        case .latency: self.renderLatency()
+        case .targets: self.renderTargets()
+        case .environments: self.renderEnvironments()
+        }
+        return self.out.bytes
+    }
+
+    /// `up` and what the latest attempt of each step said.
+    private mutating func renderStatus() {
         self.out.family(
             "authprobe_up",
             "gauge",
@@ -110,6 +153,10 @@ struct StateRenderer {
             }
         }
 
+    }
+
+    /// What stays when a step is not attempted: when it last was, last succeeded, and failures since.
+    private mutating func renderHistory() {
         let all = self.entries(currentOnly: false)
         self.out.family(
             "authprobe_step_last_attempt_timestamp_seconds",
@@ -151,13 +198,10 @@ struct StateRenderer {
                 count: entry.state.consecutiveFailures
             )
         }
-
-        self.renderCounters()
-        self.renderTargets()
-        self.renderEnvironments()
     }
 
-    /// Results by outcome and latency of successful requests, from the plain counters.
+    /// Results by outcome, from the plain counters: the provider's steps per environment, the client steps
+    /// per target.
     private mutating func renderCounters() {
         var counted: [(labels: LabelSet, step: Step, counters: StepCounters)] = []
         for (info, slot) in zip(self.environmentInfos, self.environments) {
@@ -187,38 +231,44 @@ struct StateRenderer {
                 )
             }
         }
+    }
+
+    /// The latency histogram of the credential's requests (token, API) per target. Discovery and JWKS have
+    /// their latest timings as gauges and every timing in the database, but no histogram: at thousands of
+    /// environments their buckets would be most of the series.
+    private mutating func renderLatency() {
         self.out.family(
             "authprobe_request_duration_seconds",
             "histogram",
             "Duration of every successful request of the step (failures are counted by outcome instead)."
         )
-        for entry in counted {
-            let histogram = entry.counters.latency
-            let step = entry.step.rawValue
-            var cumulative = 0
-            for (index, bound) in LatencyHistogram.bounds.enumerated() {
-                cumulative += histogram.counts[index]
-                self.out.sample(
-                    "authprobe_request_duration_seconds_bucket",
-                    entry.labels,
-                    ["step": step, "le": Self.bound(bound)],
-                    count: cumulative
-                )
+        for (info, slot) in zip(self.targetInfos, self.targets) {
+            for step in info.steps {
+                self.histogram(info.labels, step, (slot.counters[step] ?? StepCounters()).latency)
             }
+        }
+    }
+
+    private mutating func histogram(_ labels: LabelSet, _ step: Step, _ histogram: LatencyHistogram) {
+        let step = step.rawValue
+        var cumulative = 0
+        for (index, bound) in LatencyHistogram.bounds.enumerated() {
+            cumulative += histogram.counts[index]
             self.out.sample(
                 "authprobe_request_duration_seconds_bucket",
-                entry.labels,
-                ["step": step, "le": "+Inf"],
-                count: histogram.count
-            )
-            self.out.sample("authprobe_request_duration_seconds_sum", entry.labels, ["step": step], histogram.sum)
-            self.out.sample(
-                "authprobe_request_duration_seconds_count",
-                entry.labels,
-                ["step": step],
-                count: histogram.count
+                labels,
+                ["step": step, "le": Self.bound(bound)],
+                count: cumulative
             )
         }
+        self.out.sample(
+            "authprobe_request_duration_seconds_bucket",
+            labels,
+            ["step": step, "le": "+Inf"],
+            count: histogram.count
+        )
+        self.out.sample("authprobe_request_duration_seconds_sum", labels, ["step": step], histogram.sum)
+        self.out.sample("authprobe_request_duration_seconds_count", labels, ["step": step], count: histogram.count)
     }
 
     /// What describes a credential: its token, its verification, its known expiry.

@@ -25,8 +25,6 @@ public final class MonitorMetrics: ProbeResultSink {
     private let environmentIndex: [String: Int]
     let targetSlots: [NIOLockedValueBox<TargetSlot>]
     let environmentSlots: [NIOLockedValueBox<EnvironmentSlot>]
-    /// Size of the last scrape, to allocate the next one at once.
-    let lastRenderSize = NIOLockedValueBox(0)
 
     /// - Parameters:
     ///   - targets: the configured targets, in configuration order (the order of the series).

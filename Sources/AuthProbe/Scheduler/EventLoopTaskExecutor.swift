@@ -17,9 +17,15 @@ final class EventLoopTaskExecutor: TaskExecutor {
     }
 
     /// Sleeps on the event loop's own timer: the run wakes on its thread, where a clock's sleep would wake
-    /// another thread first only to hand the run back. Throws `CancellationError` when the task is cancelled.
-    func sleep(for duration: Duration) async throws {
+    /// another thread first only to hand the run back. Throws `CancellationError` when the task is cancelled
+    /// or `latch` is triggered.
+    func sleep(for duration: Duration, until latch: ShutdownLatch) async throws {
         let scheduled = self.eventLoop.scheduleTask(in: TimeAmount(duration)) {}
+        guard let id = latch.register({ scheduled.cancel() }) else {
+            scheduled.cancel()
+            throw CancellationError()
+        }
+        defer { latch.unregister(id) }
         try await withTaskCancellationHandler {
             do {
                 try await scheduled.futureResult.get()

@@ -20,6 +20,7 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
     private let spreadFirstRuns: Bool
     private let executors: [any TaskExecutor]
     private let observer: any SchedulerObserver
+    private let latch = ShutdownLatch()
 
     /// - Parameters:
     ///   - states: the targets' states restored from the store; each target's loop carries its own on from there.
@@ -57,12 +58,16 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
 
     public func run() async throws {
         self.logger.info("scheduler started", metadata: ["scheduler.targets": "\(self.targets.count)"])
-        await withDiscardingTaskGroup { group in
-            for (index, target) in self.targets.enumerated() {
-                // Each target's loop runs on one executor (an event loop, when given), spread round-robin.
-                let executor = self.executors.isEmpty ? nil : self.executors[index % self.executors.count]
-                group.addTask(executorPreference: executor) { await self.loop(target, on: executor) }
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                for (index, target) in self.targets.enumerated() {
+                    // Each target's loop runs on one executor (an event loop, when given), spread round-robin.
+                    let executor = self.executors.isEmpty ? nil : self.executors[index % self.executors.count]
+                    group.addTask(executorPreference: executor) { await self.loop(target, on: executor) }
+                }
             }
+        } onGracefulShutdown: {
+            self.latch.trigger()
         }
         // Every run has ended and been recorded: let the sinks finish (the store writes its last batch).
         for sink in self.sinks {
@@ -84,19 +89,18 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
         while true {
             do {
                 // Only the wait is cut short by shutdown; a run that has started is finished and recorded.
-                let wakeUp = schedule.next
-                try await cancelWhenGracefulShutdown { try await self.sleep(until: wakeUp, on: executor) }
+                try await self.sleep(until: schedule.next, on: executor)
             } catch {
                 return
             }
-            if Task.isCancelledOrShuttingDown { return }
+            if Task.isCancelledOrShuttingDown || self.latch.isTriggered { return }
             let requestToken = schedule.requestsToken
             guard
                 let result = await self.limiter.withPermit({ () async -> ProbeResult? in
                     // A run that waited for a permit past the start of a shutdown is not started at all.
                     if Task.isShuttingDownGracefully { return nil }
                     self.observer.runStarted(lag: schedule.lag(at: self.clock.now))
-                    let result = await self.prober.probe(target, requestToken: requestToken)
+                    let result = await self.probeInChildTask(target, requestToken: requestToken, on: executor)
                     self.observer.runFinished()
                     return result
                 })
@@ -114,14 +118,32 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
         }
     }
 
-    /// Waits until `instant`: on the event loop's own timer when the run lives on one, else on the clock.
+    /// Runs one probe in a child task of its own. A task keeps the memory its deepest call stack needed for
+    /// as long as it lives; the target's loop lives as long as the monitor, the run's child task only as long
+    /// as the run, so thousands of idle targets cost their small loop frames, not a probe's stack each.
+    private func probeInChildTask(
+        _ target: ProbeTarget,
+        requestToken: Bool,
+        on executor: (any TaskExecutor)?
+    ) async -> ProbeResult {
+        await withTaskGroup(of: ProbeResult.self) { group in
+            group.addTask(executorPreference: executor) {
+                await self.prober.probe(target, requestToken: requestToken)
+            }
+            return await group.next() ?? ProbeResult(target: target.key, startedAt: Date(), steps: [])
+        }
+    }
+
+    /// Waits until `instant`, or until a graceful shutdown begins: on the event loop's own timer when the run
+    /// lives on one, else on the clock.
     private func sleep(until instant: C.Instant, on executor: (any TaskExecutor)?) async throws {
         if let loop = executor as? EventLoopTaskExecutor {
             let delay = self.clock.now.duration(to: instant)
-            if delay > .zero { try await loop.sleep(for: delay) }
+            if delay > .zero { try await loop.sleep(for: delay, until: self.latch) }
             try Task.checkCancellation()
         } else {
-            try await self.clock.sleep(until: instant, tolerance: nil)
+            // Tests' clocks: the library's per-wait handler is fine for a handful of targets.
+            try await cancelWhenGracefulShutdown { try await self.clock.sleep(until: instant, tolerance: nil) }
         }
     }
 }

@@ -20,10 +20,14 @@ public enum MonitorServer {
     ) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/metrics") { _, _ -> Response in
+            // Streamed family by family: a scrape of thousands of targets never holds its whole text.
             Response(
                 status: .ok,
                 headers: [.contentType: Self.metricsContentType],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.render()))
+                body: ResponseBody { writer in
+                    try await metrics.stream { bytes in try await writer.write(ByteBuffer(bytes: bytes)) }
+                    try await writer.finish(nil)
+                }
             )
         }
         router.get("/healthz") { _, _ -> String in
