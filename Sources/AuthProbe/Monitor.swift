@@ -63,11 +63,9 @@ public struct Monitor: Sendable {
             },
             onServerRunning: onServerRunning
         )
-        #if os(Linux)
-            // Loading a large configuration and the stored states leaves many small freed blocks; give them back
-            // before the monitor settles, so its resident size is what it keeps, not what it once parsed.
-            _ = glibcMallocTrim(0)
-        #endif
+        // Loading a large configuration and the stored states leaves many small freed blocks; give them back
+        // before the monitor settles, so its resident size is what it keeps, not what it once parsed.
+        ProcessMemory.trim()
         // Services stop in reverse order: the scheduler finishes and records in-flight runs, then the writer
         // writes them, while the server still answers scrapes.
         return Monitor(
@@ -136,9 +134,3 @@ public struct ListenFailure: Error, CustomStringConvertible {
         "cannot listen on \(self.address): \(self.reason) (is another authprobe running? change `listen`)"
     }
 }
-
-#if os(Linux)
-    /// glibc's `malloc_trim`, which the Glibc module does not export.
-    @_silgen_name("malloc_trim")
-    private func glibcMallocTrim(_ pad: Int) -> Int32
-#endif

@@ -12,6 +12,12 @@ struct AuthProbeCommand: AsyncParsableCommand {
         version: AuthProbeVersion.current,
         subcommands: [RunCommand.self, ProbeCommand.self, CheckConfigCommand.self, DemoCommand.self]
     )
+
+    static func main() async {
+        // Before any other thread allocates: see ProcessMemory.
+        ProcessMemory.limitArenas()
+        await self.main(nil)
+    }
 }
 
 /// Options every command shares.

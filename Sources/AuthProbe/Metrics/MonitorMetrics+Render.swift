@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 extension MonitorMetrics {
     /// The exposition text of every series at once (tests, small monitors).
@@ -32,9 +33,9 @@ extension MonitorMetrics {
         StateRenderer(
             out: ExpositionWriter(),
             targetInfos: self.targets,
-            targets: self.targetSlots.map { $0.withLockedValue { $0 } },
+            targetBoxes: self.targetSlots,
             environmentInfos: self.environments,
-            environments: self.environmentSlots.map { $0.withLockedValue { $0 } }
+            environmentBoxes: self.environmentSlots
         )
     }
 }
@@ -43,9 +44,20 @@ extension MonitorMetrics {
 struct StateRenderer {
     var out: ExpositionWriter
     let targetInfos: [TargetSlot.Info]
-    let targets: [TargetSlot]
+    let targetBoxes: [NIOLockedValueBox<TargetSlot>]
     let environmentInfos: [EnvironmentSlot.Info]
-    let environments: [EnvironmentSlot]
+    let environmentBoxes: [NIOLockedValueBox<EnvironmentSlot>]
+
+    /// The targets' slots, each copied under its lock as the iteration reaches it: a scrape never holds a
+    /// copy of every slot at once (at 10,000 targets, tens of MB).
+    var targets: LazyMapSequence<[NIOLockedValueBox<TargetSlot>], TargetSlot> {
+        self.targetBoxes.lazy.map { $0.withLockedValue { $0 } }
+    }
+
+    /// The environments' slots, copied one at a time like ``targets``.
+    var environments: LazyMapSequence<[NIOLockedValueBox<EnvironmentSlot>], EnvironmentSlot> {
+        self.environmentBoxes.lazy.map { $0.withLockedValue { $0 } }
+    }
 
     private typealias Entry = (labels: LabelSet, step: Step, state: StepState)
 
@@ -310,7 +322,11 @@ struct StateRenderer {
 
     /// What describes the provider, once per environment.
     private mutating func renderEnvironments() {
-        let pairs = Array(zip(self.environmentInfos, self.environments))
+        var pairs:
+            Zip2Sequence<[EnvironmentSlot.Info], LazyMapSequence<[NIOLockedValueBox<EnvironmentSlot>], EnvironmentSlot>>
+        {
+            zip(self.environmentInfos, self.environments)
+        }
         self.out.family(
             "authprobe_tls_certificate_expiry_timestamp_seconds",
             "gauge",

@@ -134,7 +134,7 @@ struct TargetSlot: Sendable {
     }
 
     var state: TargetState?
-    var counters: [Step: StepCounters] = [:]
+    var counters = StepMap<StepCounters>()
 }
 
 /// What is exported per environment: the provider as the environment's targets last saw it.
@@ -152,14 +152,14 @@ struct EnvironmentSlot: Sendable {
     }
 
     var view = ProviderView()
-    var counters: [Step: StepCounters] = [:]
+    var counters = StepMap<StepCounters>()
 }
 
 /// The provider-describing part of the newest target state of an environment.
 struct ProviderView: Sendable {
-    var steps: [Step: StepState] = [:]
-    var tlsExpiry: [Step: Date] = [:]
-    var conformance: [Step: ConformanceReport] = [:]
+    var steps = StepMap<StepState>()
+    var tlsExpiry = StepMap<Date>()
+    var conformance = StepMap<ConformanceReport>()
     var jwks: JWKSState?
     var clockSkew: Double?
 

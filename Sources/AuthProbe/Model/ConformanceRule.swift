@@ -22,16 +22,67 @@ public enum ConformanceRule: String, Sendable, CaseIterable, Codable {
     case errorCodeRegistered = "error_code_registered"
 }
 
-/// The rules one step checked, and which of them the provider broke.
-public struct ConformanceReport: Sendable, Equatable, Codable {
-    public var checked: Set<ConformanceRule> = []
-    public var violated: Set<ConformanceRule> = []
+/// The rules one step checked, and which of them the provider broke. Kept as two bit sets (a target's state
+/// holds one per step, for thousands of targets); read and written as sets of rules.
+public struct ConformanceReport: Sendable, Equatable {
+    private var checkedBits: UInt32 = 0
+    private var violatedBits: UInt32 = 0
 
     public init() {}
 
+    /// The rules checked.
+    public var checked: Set<ConformanceRule> {
+        get { Self.rules(self.checkedBits) }
+        set { self.checkedBits = Self.bits(newValue) }
+    }
+
+    /// The rules broken (a subset of ``checked``).
+    public var violated: Set<ConformanceRule> {
+        get { Self.rules(self.violatedBits) }
+        set { self.violatedBits = Self.bits(newValue) }
+    }
+
+    /// Whether `rule` was checked, and broken.
+    public func verdict(_ rule: ConformanceRule) -> (checked: Bool, violated: Bool) {
+        let bit = Self.bit(rule)
+        return (self.checkedBits & bit != 0, self.violatedBits & bit != 0)
+    }
+
     /// Records one check; `detail` explains a violation in the step's notes.
     mutating func check(_ rule: ConformanceRule, _ conforms: Bool) {
-        self.checked.insert(rule)
-        if !conforms { self.violated.insert(rule) }
+        self.checkedBits |= Self.bit(rule)
+        if !conforms { self.violatedBits |= Self.bit(rule) }
+    }
+
+    private static func bit(_ rule: ConformanceRule) -> UInt32 {
+        1 << UInt32(ConformanceRule.allCases.firstIndex(of: rule)!)
+    }
+
+    private static func bits(_ rules: Set<ConformanceRule>) -> UInt32 {
+        rules.reduce(0) { $0 | Self.bit($1) }
+    }
+
+    private static func rules(_ bits: UInt32) -> Set<ConformanceRule> {
+        Set(ConformanceRule.allCases.filter { bits & Self.bit($0) != 0 })
+    }
+}
+
+extension ConformanceReport: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case checked, violated
+    }
+
+    /// Stored by rule name, so a stored state survives a new rule being added.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        self.checked = Set(try container.decode([String].self, forKey: .checked).compactMap(ConformanceRule.init))
+        self.violated = Set(try container.decode([String].self, forKey: .violated).compactMap(ConformanceRule.init))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.checked.map(\.rawValue).sorted(), forKey: .checked)
+        try container.encode(self.violated.map(\.rawValue).sorted(), forKey: .violated)
     }
 }

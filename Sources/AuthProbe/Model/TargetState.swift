@@ -8,7 +8,7 @@ import Foundation
 public struct TargetState: Sendable, Equatable, Codable {
     public var key: TargetKey
     /// One entry per step ever attempted.
-    public var steps: [Step: StepState]
+    public var steps: StepMap<StepState>
     /// When the latest run started.
     public var lastRun: Date?
     /// Whether every step of the latest run succeeded.
@@ -21,11 +21,11 @@ public struct TargetState: Sendable, Equatable, Codable {
     /// The latest key set seen, and when it last changed.
     public var jwks: JWKSState?
     /// Earliest `notAfter` of the verified chain, per step whose endpoint used TLS.
-    public var tlsExpiry: [Step: Date]
+    public var tlsExpiry: StepMap<Date>
     /// The provider's clock minus ours, in seconds, from the latest step that could tell.
     public var clockSkew: Double?
     /// The specification rules the latest attempt of each step checked, and which it broke.
-    public var conformance: [Step: ConformanceReport]
+    public var conformance: StepMap<ConformanceReport>
 
     public init(key: TargetKey) {
         self.key = key
@@ -50,9 +50,9 @@ public struct TargetState: Sendable, Equatable, Codable {
     /// longer probed must not hold `up` at 0.
     public func keeping(steps: Set<Step>) -> TargetState {
         var state = self
-        state.steps = state.steps.filter { steps.contains($0.key) }
-        state.conformance = state.conformance.filter { steps.contains($0.key) }
-        state.tlsExpiry = state.tlsExpiry.filter { steps.contains($0.key) }
+        state.steps = state.steps.keeping(steps)
+        state.conformance = state.conformance.keeping(steps)
+        state.tlsExpiry = state.tlsExpiry.keeping(steps)
         if !steps.contains(.token) {
             state.tokenLifetime = nil
             state.tokenVerified = nil

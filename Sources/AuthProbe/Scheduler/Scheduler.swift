@@ -63,7 +63,13 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
                 for (index, target) in self.targets.enumerated() {
                     // Each target's loop runs on one executor (an event loop, when given), spread round-robin.
                     let executor = self.executors.isEmpty ? nil : self.executors[index % self.executors.count]
-                    group.addTask(executorPreference: executor) { await self.loop(target, on: executor) }
+                    let run = TargetRun(
+                        target: target,
+                        state: self.states[target.key],
+                        start: self.clock.now,
+                        spread: self.spreadFirstRuns
+                    )
+                    group.addTask(executorPreference: executor) { await self.loop(run, on: executor) }
                 }
             }
         } onGracefulShutdown: {
@@ -76,61 +82,69 @@ public struct Scheduler<C: Clock>: Service where C.Duration == Duration {
         self.logger.info("scheduler stopped")
     }
 
-    private func loop(_ target: ProbeTarget, on executor: (any TaskExecutor)?) async {
-        let interval = target.environment.interval
-        var state = self.states[target.key] ?? TargetState(key: target.key)
-        var schedule = Schedule(
-            start: self.clock.now,
-            offset: self.spreadFirstRuns ? Schedule<C.Instant>.offset(of: target.key, within: interval) : .zero,
-            interval: interval,
-            // Tokens are requested on their own cadence (token_interval, never shorter than the interval).
-            tokenInterval: target.environment.tokenInterval
-        )
+    /// One target's loop: wait for the slot, run, repeat. It lives as long as the monitor, so it keeps as
+    /// little as it can: its frame holds a reference to the target's ``TargetRun``, and each run happens in a
+    /// short-lived child task (a task keeps the memory its deepest call stack needed for as long as it
+    /// lives), so thousands of idle targets cost a small frame each, not a probe's stack and state copies.
+    private func loop(_ run: TargetRun, on executor: (any TaskExecutor)?) async {
         while true {
             do {
                 // Only the wait is cut short by shutdown; a run that has started is finished and recorded.
-                try await self.sleep(until: schedule.next, on: executor)
+                try await self.sleep(until: run.schedule.next, on: executor)
             } catch {
                 return
             }
             if Task.isCancelledOrShuttingDown || self.latch.isTriggered { return }
-            let requestToken = schedule.requestsToken
-            guard
-                let result = await self.limiter.withPermit({ () async -> ProbeResult? in
-                    // A run that waited for a permit past the start of a shutdown is not started at all.
-                    if Task.isShuttingDownGracefully { return nil }
-                    self.observer.runStarted(lag: schedule.lag(at: self.clock.now))
-                    let result = await self.probeInChildTask(target, requestToken: requestToken, on: executor)
-                    self.observer.runFinished()
-                    return result
-                })
-            else { return }
-            state.apply(result)
-            for sink in self.sinks {
-                await sink.record(result, state: state)
+            let ran = await self.limiter.withPermit { () async -> Bool in
+                // A run that waited for a permit past the start of a shutdown is not started at all.
+                if Task.isShuttingDownGracefully { return false }
+                await withDiscardingTaskGroup { group in
+                    group.addTask(executorPreference: executor) { await self.perform(run) }
+                }
+                return true
             }
-            let skipped = schedule.advance(
-                endedAt: self.clock.now,
-                tokenSucceeded: requestToken && result.steps.contains { $0.step == .token && $0.succeeded },
-                retryAfter: result.steps.compactMap(\.retryAfter).max()
-            )
-            if skipped > 0 { self.observer.slotsSkipped(skipped) }
+            if !ran { return }
         }
     }
 
-    /// Runs one probe in a child task of its own. A task keeps the memory its deepest call stack needed for
-    /// as long as it lives; the target's loop lives as long as the monitor, the run's child task only as long
-    /// as the run, so thousands of idle targets cost their small loop frames, not a probe's stack each.
-    private func probeInChildTask(
-        _ target: ProbeTarget,
-        requestToken: Bool,
-        on executor: (any TaskExecutor)?
-    ) async -> ProbeResult {
-        await withTaskGroup(of: ProbeResult.self) { group in
-            group.addTask(executorPreference: executor) {
-                await self.prober.probe(target, requestToken: requestToken)
-            }
-            return await group.next() ?? ProbeResult(target: target.key, startedAt: Date(), steps: [])
+    /// One run of the target: probe, reduce the result into the state, hand both to the sinks, advance the
+    /// schedule.
+    private func perform(_ run: TargetRun) async {
+        let requestToken = run.schedule.requestsToken
+        self.observer.runStarted(lag: run.schedule.lag(at: self.clock.now))
+        let result = await self.prober.probe(run.target, requestToken: requestToken)
+        self.observer.runFinished()
+        run.state.apply(result)
+        for sink in self.sinks {
+            await sink.record(result, state: run.state)
+        }
+        let skipped = run.schedule.advance(
+            endedAt: self.clock.now,
+            tokenSucceeded: requestToken && result.steps.contains { $0.step == .token && $0.succeeded },
+            retryAfter: result.steps.compactMap(\.retryAfter).max()
+        )
+        if skipped > 0 { self.observer.slotsSkipped(skipped) }
+    }
+
+    /// A target with its state and schedule: one allocation per target, shared by its loop and that loop's
+    /// runs. Only one of them touches it at a time (the loop awaits the run it starts), which is why it may
+    /// cross between them.
+    final class TargetRun: @unchecked Sendable {
+        let target: ProbeTarget
+        var state: TargetState
+        var schedule: Schedule<C.Instant>
+
+        init(target: ProbeTarget, state: TargetState?, start: C.Instant, spread: Bool) {
+            let interval = target.environment.interval
+            self.target = target
+            self.state = state ?? TargetState(key: target.key)
+            self.schedule = Schedule(
+                start: start,
+                offset: spread ? Schedule<C.Instant>.offset(of: target.key, within: interval) : .zero,
+                interval: interval,
+                // Tokens are requested on their own cadence (token_interval, never shorter than the interval).
+                tokenInterval: target.environment.tokenInterval
+            )
         }
     }
 
@@ -226,4 +240,10 @@ public final class ConcurrencyLimiter: Sendable {
         }
         next?.resume()
     }
+}
+
+extension Scheduler: CustomStringConvertible {
+    /// Short: the service group describes its services, and a reflected description of thousands of targets
+    /// would cost megabytes and seconds at every start.
+    public var description: String { "Scheduler(\(self.targets.count) targets)" }
 }

@@ -46,3 +46,7 @@ extension Task where Success == Never, Failure == Never {
         Task.isCancelled || Task.isShuttingDownGracefully
     }
 }
+
+extension RetentionService: CustomStringConvertible {
+    public var description: String { "RetentionService" }
+}

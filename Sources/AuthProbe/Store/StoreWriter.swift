@@ -139,3 +139,7 @@ public final class StoreWriter: ProbeResultSink, Service {
         }
     }
 }
+
+extension StoreWriter: CustomStringConvertible {
+    public var description: String { "StoreWriter(\(self.path))" }
+}
