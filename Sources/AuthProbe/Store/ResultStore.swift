@@ -21,7 +21,7 @@ public struct ResultStore: Sendable {
         // The database describes credentials: readable by authprobe's user only. SQLite gives the -wal and -shm
         // files the main file's permissions.
         if !FileManager.default.fileExists(atPath: path) {
-            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
         }
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
