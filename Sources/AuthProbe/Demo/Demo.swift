@@ -11,10 +11,10 @@ public enum Demo {
     public static let interval: Duration = .seconds(5)
 
     /// Builds the provider and the monitor configuration that points at it.
-    public static func make(listen: ListenAddress, database: String) async throws -> (DemoProvider, MonitorConfig) {
+    public static func make(listen: ListenAddress, database: String) async throws -> (LoopbackProvider, MonitorConfig) {
         let healthy = Secret(Self.randomSecret())
         let revoked = Secret(Self.randomSecret())
-        let provider = DemoProvider(
+        let provider = LoopbackProvider(
             port: try await LoopbackPort.free(),
             clients: [
                 .init(id: "reporting-service", secret: healthy),
