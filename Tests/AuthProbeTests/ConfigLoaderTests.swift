@@ -420,6 +420,8 @@ import Testing
         #expect(production.proxy == ProxyAddress(host: "proxy.internal", port: 3128))
         #expect(production.ipPreference == .preferIPv4)
         #expect(production.verifyAccessToken == false)
+        #expect(production.tlsMinimumVersion == .tls13)
+        #expect(production.connection.minimumTLSVersion == .tls13)
         #expect(production.clients.map(\.name) == ["reporting-service", "billing-service"])
 
         let reporting = production.clients[0]
@@ -448,6 +450,7 @@ import Testing
         #expect(cat.proxy == nil)
         #expect(cat.ipPreference == .system)
         #expect(cat.verifyAccessToken)
+        #expect(cat.tlsMinimumVersion == .tls12)
         #expect(cat.clients.first?.authMethod == .clientSecretBasic)
         #expect(cat.clients.first?.secret?.withRawValue { $0 } == "s3cr3t-value-123")
 

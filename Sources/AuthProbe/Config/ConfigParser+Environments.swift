@@ -61,6 +61,16 @@ extension ConfigParser {
         } else {
             self.fail(node, field: "\(field).issuer", "required")
         }
+        var tlsMinimumVersion = TLSMinimumVersion.tls12
+        if let versionNode = fields["tls_min_version"],
+            let version: TLSMinimumVersion = self.choice(
+                versionNode,
+                field: "\(field).tls_min_version",
+                kind: "version"
+            )
+        {
+            tlsMinimumVersion = version
+        }
         var caFile: String?
         if let caNode = fields["ca_file"] {
             caFile = self.readablePath(caNode, field: "\(field).ca_file", limit: ConfigFileReader.Limit.pem)
@@ -114,6 +124,7 @@ extension ConfigParser {
             clients: clients
         )
         environment.conformanceAllow = conformanceAllow
+        environment.tlsMinimumVersion = tlsMinimumVersion
         environment.proxy = proxy
         environment.ipPreference = ipPreference
         environment.verifyAccessToken =

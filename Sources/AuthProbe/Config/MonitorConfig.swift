@@ -117,6 +117,8 @@ public struct EnvironmentConfig: Sendable {
     public var apiCheck: APICheck?
     /// Conformance rules this provider is known to break harmlessly: not reported as violations.
     public var conformanceAllow: Set<ConformanceRule> = []
+    /// The lowest TLS version any request of this environment accepts (`tls_min_version`).
+    public var tlsMinimumVersion: TLSMinimumVersion = .tls12
     /// Credentials probed against this environment.
     public var clients: [ClientConfig]
 
@@ -150,7 +152,12 @@ public struct EnvironmentConfig: Sendable {
 
     /// How this environment's requests reach its servers.
     public var connection: ConnectionOptions {
-        ConnectionOptions(caFile: self.caFile, proxy: self.proxy, ipPreference: self.ipPreference)
+        ConnectionOptions(
+            caFile: self.caFile,
+            proxy: self.proxy,
+            ipPreference: self.ipPreference,
+            minimumTLSVersion: self.tlsMinimumVersion
+        )
     }
 
     /// `<issuer>/.well-known/openid-configuration`, with exactly one slash between the two.
