@@ -49,6 +49,8 @@ public struct ReceivedRequest: Sendable {
 /// scripts any path. Not the proof that a feature works against a real provider: that is glewlwyd's job.
 public final class FakeProvider: Sendable {
     public let port: Int
+    /// The loopback address it listens on (127.0.0.2 stands in for another host).
+    public let host: String
     private let routes: NIOLockedValueBox<[String: FakeResponse]>
     private let received: NIOLockedValueBox<[ReceivedRequest]>
 
@@ -57,9 +59,10 @@ public final class FakeProvider: Sendable {
         #"{"keys":[{"kty":"RSA","kid":"k1","e":"AQAB","n":"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbg"}]}"#
     public static let validToken = #"{"access_token":"opaque-token-value-1","token_type":"Bearer","expires_in":300}"#
 
-    public init(port: Int) {
+    public init(port: Int, host: String = "127.0.0.1") {
         self.port = port
-        let issuer = "http://127.0.0.1:\(port)"
+        self.host = host
+        let issuer = "http://\(host):\(port)"
         self.routes = NIOLockedValueBox([
             Self.discoveryPath: .json(200, Self.discoveryDocument(issuer: issuer)),
             "/jwks": .json(200, Self.validJWKS),
@@ -68,12 +71,12 @@ public final class FakeProvider: Sendable {
         self.received = NIOLockedValueBox([])
     }
 
-    /// A fake provider on a free loopback port.
-    public static func make() async throws -> FakeProvider {
-        FakeProvider(port: try await LoopbackPort.free())
+    /// A fake provider on a free loopback port, at 127.0.0.1 or another loopback address.
+    public static func make(host: String = "127.0.0.1") async throws -> FakeProvider {
+        FakeProvider(port: try await LoopbackPort.free(), host: host)
     }
 
-    public var issuer: String { "http://127.0.0.1:\(self.port)" }
+    public var issuer: String { "http://\(self.host):\(self.port)" }
 
     /// A discovery document for `issuer` with token and JWKS endpoints under it.
     public static func discoveryDocument(issuer: String, tokenEndpoint: String? = nil) -> String {
@@ -90,14 +93,14 @@ public final class FakeProvider: Sendable {
         self.received.withLockedValue { $0 }
     }
 
-    /// The HTTP service on 127.0.0.1:`port`.
+    /// The HTTP service on `host`:`port`.
     public func application(logger: Logger = Logger(label: "fake-provider")) -> some Service {
         let router = Router()
         router.on("**", method: .get) { request, context in try await self.answer(request, context) }
         router.on("**", method: .post) { request, context in try await self.answer(request, context) }
         return Application(
             router: router,
-            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: self.port)),
+            configuration: ApplicationConfiguration(address: .hostname(self.host, port: self.port)),
             logger: logger
         )
     }
