@@ -32,12 +32,12 @@ public func withRunningServices<T: Sendable>(
     }
 }
 
-/// Waits until something accepts TCP connections on 127.0.0.1:`port` (at most `limit`).
-public func waitForPort(_ port: Int, limit: Duration = .seconds(10)) async throws {
+/// Waits until something accepts TCP connections on `host`:`port` (at most `limit`).
+public func waitForPort(_ port: Int, host: String = "127.0.0.1", limit: Duration = .seconds(10)) async throws {
     let deadline = ContinuousClock.now.advanced(by: limit)
     while ContinuousClock.now < deadline {
         if let channel = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port).get()
+            .connect(host: host, port: port).get()
         {
             try? await channel.close()
             return

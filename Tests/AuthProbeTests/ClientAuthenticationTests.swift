@@ -102,7 +102,10 @@ struct ClientAuthenticationTests {
         var key = SigningKey(pem: Secret(try Self.pem("signing-ec.pem")), algorithm: .es256)
         key.audience = "https://issuer.example/"
         let provider = try await FakeProvider.make()
-        let environment = TestTargets.environment(issuer: provider.issuer, clients: [Self.jwtClient(key)])
+        var allowing = TestTargets.environment(issuer: provider.issuer, clients: [Self.jwtClient(key)])
+        // A URL audience names where the assertion may be replayed: the issuer's host, or an allowed one.
+        allowing.allowedHosts = ["issuer.example"]
+        let environment = allowing
         let result = try await withRunningServices([provider.application()], waitingFor: [provider.port]) {
             try await TestTargets.prober().probe(ProbeTarget(environment: environment, client: environment.clients[0]))
         }

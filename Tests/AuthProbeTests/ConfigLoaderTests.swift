@@ -115,6 +115,25 @@ import Testing
                 + "http://proxy.internal:3128 would cross the network; use https (or set insecure_http: true)"
         ),
         InvalidCase(
+            "bad-endpoint-rules.yaml",
+            "invalid/bad-endpoint-rules.yaml:6: environments[0].allowed_hosts[1]: \"https://login.example.com\" is "
+                + "not a host name or IP address (no scheme, port, path or wildcard)",
+            "invalid/bad-endpoint-rules.yaml:7: environments[0].allowed_hosts[2]: \"login.example.com:443\" is not "
+                + "a host name or IP address (no scheme, port, path or wildcard)",
+            "invalid/bad-endpoint-rules.yaml:8: environments[0].allowed_hosts[3]: \"*.example.com\" is not a host "
+                + "name or IP address (no scheme, port, path or wildcard)",
+            "invalid/bad-endpoint-rules.yaml:9: environments[0].allowed_hosts[4]: \"login.example.com/oauth\" is "
+                + "not a host name or IP address (no scheme, port, path or wildcard)",
+            "invalid/bad-endpoint-rules.yaml:11: environments[0].tls_min_version: unknown version \"1.1\" "
+                + "(expected one of: 1.2, 1.3)",
+            "invalid/bad-endpoint-rules.yaml:12: environments[0].api_check.url: plain http from an https issuer",
+            "invalid/bad-endpoint-rules.yaml:19: environments[0].clients[0].assertion_audience: host "
+                + "token.elsewhere.example is not the issuer's host auth.example.com (add it to allowed_hosts to "
+                + "allow it)",
+            "invalid/bad-endpoint-rules.yaml:22: environments[1].api_check.url: host 169.254.169.254 is a "
+                + "link-local or cloud metadata address (add it to allowed_hosts to allow it)"
+        ),
+        InvalidCase(
             "bad-auth-method.yaml",
             "invalid/bad-auth-method.yaml:8: environments[0].clients[0].auth_method: unknown method "
                 + "\"client_secret_jwt\" (expected one of: client_secret_basic, client_secret_post, private_key_jwt, "
@@ -420,6 +439,9 @@ import Testing
         #expect(production.proxy == ProxyAddress(host: "proxy.internal", port: 3128))
         #expect(production.ipPreference == .preferIPv4)
         #expect(production.verifyAccessToken == false)
+        #expect(production.allowedHosts == ["tokens.example.com", "fd00:ec2::254"])
+        #expect(production.tlsMinimumVersion == .tls13)
+        #expect(production.connection.minimumTLSVersion == .tls13)
         #expect(production.clients.map(\.name) == ["reporting-service", "billing-service"])
 
         let reporting = production.clients[0]
@@ -448,6 +470,8 @@ import Testing
         #expect(cat.proxy == nil)
         #expect(cat.ipPreference == .system)
         #expect(cat.verifyAccessToken)
+        #expect(cat.allowedHosts.isEmpty)
+        #expect(cat.tlsMinimumVersion == .tls12)
         #expect(cat.clients.first?.authMethod == .clientSecretBasic)
         #expect(cat.clients.first?.secret?.withRawValue { $0 } == "s3cr3t-value-123")
 

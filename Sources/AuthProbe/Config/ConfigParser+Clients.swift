@@ -3,7 +3,8 @@ import Yams
 
 /// Clients: id, auth method and which credentials it needs, scope, audience, extra form parameters, expiry.
 extension ConfigParser {
-    mutating func parseClient(_ node: Node, field: String) -> ClientConfig? {
+    /// One client; `policy` (nil when the issuer is invalid) judges a URL `assertion_audience`.
+    mutating func parseClient(_ node: Node, field: String, policy: EndpointPolicy?) -> ClientConfig? {
         guard let fields = self.mapping(node, field: field, keys: Self.clientKeys) else { return nil }
         let name = self.requiredLabel(fields, node: node, key: "name", field: field)
         var clientID: String?
@@ -43,7 +44,7 @@ extension ConfigParser {
         }
         var signingKey: SigningKey?
         if authMethod == .privateKeyJWT {
-            signingKey = self.parseSigningKey(fields, node: node, field: field)
+            signingKey = self.parseSigningKey(fields, node: node, field: field, policy: policy)
         } else {
             for key in Self.signingKeys {
                 if let extra = fields[key] {

@@ -5,8 +5,14 @@ import Yams
 /// Credentials: client secrets (from `${VAR}` or a file), `private_key_jwt` signing keys and TLS client
 /// certificates. Files are read through ``ConfigFileReader``; this part only judges what they hold.
 extension ConfigParser {
-    /// `private_key_file` (required), `key_id`, `signing_algorithm`, `assertion_audience`.
-    mutating func parseSigningKey(_ fields: [String: Node], node: Node, field: String) -> SigningKey? {
+    /// `private_key_file` (required), `key_id`, `signing_algorithm`, `assertion_audience` (when a URL, on the
+    /// issuer's host or an allowed one, like the token endpoint it stands for).
+    mutating func parseSigningKey(
+        _ fields: [String: Node],
+        node: Node,
+        field: String,
+        policy: EndpointPolicy?
+    ) -> SigningKey? {
         guard let keyNode = fields["private_key_file"] else {
             self.fail(node, field: "\(field).private_key_file", "required with auth_method private_key_jwt")
             return nil
@@ -43,6 +49,10 @@ extension ConfigParser {
         if let audienceNode = fields["assertion_audience"],
             let text = self.string(audienceNode, field: "\(field).assertion_audience")
         {
+            if let refusal = policy?.assertionAudienceRefusal(text) {
+                self.fail(audienceNode, field: "\(field).assertion_audience", refusal)
+                return nil
+            }
             key.audience = text
         }
         // A certificate kept in the same file says until when the key is valid.

@@ -61,6 +61,27 @@ extension ConfigParser {
         } else {
             self.fail(node, field: "\(field).issuer", "required")
         }
+        let allowedHosts =
+            fields["allowed_hosts"].map { self.parseAllowedHosts($0, field: "\(field).allowed_hosts") } ?? []
+        var tlsMinimumVersion = TLSMinimumVersion.tls12
+        if let versionNode = fields["tls_min_version"],
+            let version: TLSMinimumVersion = self.choice(
+                versionNode,
+                field: "\(field).tls_min_version",
+                kind: "version"
+            )
+        {
+            tlsMinimumVersion = version
+        }
+        // Where the provider may send this environment's requests; configured URLs are held to it too.
+        let policy = issuer.map { issuer in
+            EndpointPolicy(
+                issuer: issuer,
+                allowedHosts: allowedHosts,
+                insecureHTTP: insecureHTTP,
+                loopbackStaysLocal: proxy.map { Host.isLoopback($0.host) } ?? true
+            )
+        }
         var caFile: String?
         if let caNode = fields["ca_file"] {
             caFile = self.readablePath(caNode, field: "\(field).ca_file", limit: ConfigFileReader.Limit.pem)
@@ -81,7 +102,8 @@ extension ConfigParser {
                 apiNode,
                 field: "\(field).api_check",
                 insecureHTTP: insecureHTTP,
-                proxy: proxy
+                proxy: proxy,
+                policy: policy
             )
         }
         var conformanceAllow: Set<ConformanceRule> = []
@@ -98,7 +120,7 @@ extension ConfigParser {
         var clients: [ClientConfig] = []
         if let clientsNode = fields["clients"], let list = self.sequence(clientsNode, field: "\(field).clients") {
             clients = self.uniquelyNamed(list, field: "\(field).clients", kind: "client", name: \.name) {
-                $0.parseClient($1, field: $2)
+                $0.parseClient($1, field: $2, policy: policy)
             }
         }
         guard let name, let issuer else { return nil }
@@ -114,6 +136,8 @@ extension ConfigParser {
             clients: clients
         )
         environment.conformanceAllow = conformanceAllow
+        environment.allowedHosts = allowedHosts
+        environment.tlsMinimumVersion = tlsMinimumVersion
         environment.proxy = proxy
         environment.ipPreference = ipPreference
         environment.verifyAccessToken =
@@ -149,9 +173,32 @@ extension ConfigParser {
         return items
     }
 
-    mutating func parseAPICheck(_ node: Node, field: String, insecureHTTP: Bool, proxy: ProxyAddress?)
-        -> APICheck?
-    {
+    /// `allowed_hosts`: host names or IP literals, each without scheme, port or path; returned normalized.
+    mutating func parseAllowedHosts(_ node: Node, field: String) -> [String] {
+        guard let list = self.sequence(node, field: field) else { return [] }
+        var hosts: [String] = []
+        for (index, item) in list.enumerated() {
+            guard let text = self.string(item, field: "\(field)[\(index)]") else { continue }
+            guard Host.isHostName(text) else {
+                self.fail(
+                    item,
+                    field: "\(field)[\(index)]",
+                    "\"\(text)\" is not a host name or IP address (no scheme, port, path or wildcard)"
+                )
+                continue
+            }
+            hosts.append(Host.normalized(text))
+        }
+        return hosts
+    }
+
+    mutating func parseAPICheck(
+        _ node: Node,
+        field: String,
+        insecureHTTP: Bool,
+        proxy: ProxyAddress?,
+        policy: EndpointPolicy?
+    ) -> APICheck? {
         guard let fields = self.mapping(node, field: field, keys: Self.apiCheckKeys) else { return nil }
         guard let urlNode = fields["url"] else {
             self.fail(node, field: "\(field).url", "required")
@@ -166,6 +213,11 @@ extension ConfigParser {
                 proxy: proxy
             )
         else { return nil }
+        // The access token goes there: never in clear text from an https issuer, never to a metadata address.
+        if let refusal = policy?.refusal(url, for: .fetch) {
+            self.fail(urlNode, field: "\(field).url", refusal)
+            return nil
+        }
         var check = APICheck(url: url)
         if let statusNode = fields["expect_status"],
             let status = self.integer(statusNode, field: "\(field).expect_status")

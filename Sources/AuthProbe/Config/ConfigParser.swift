@@ -46,7 +46,8 @@ struct ConfigParser {
     static let retentionKeys = ["raw"]
     static let environmentKeys = [
         "name", "issuer", "interval", "timeout", "token_interval", "insecure_http", "ca_file", "proxy",
-        "ip_preference", "verify_access_token", "api_check", "conformance_allow", "clients",
+        "ip_preference", "verify_access_token", "api_check", "conformance_allow", "allowed_hosts", "tls_min_version",
+        "clients",
     ]
     static let apiCheckKeys = ["url", "expect_status"]
     static let clientKeys = [

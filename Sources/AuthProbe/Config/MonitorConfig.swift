@@ -117,6 +117,11 @@ public struct EnvironmentConfig: Sendable {
     public var apiCheck: APICheck?
     /// Conformance rules this provider is known to break harmlessly: not reported as violations.
     public var conformanceAllow: Set<ConformanceRule> = []
+    /// Hosts besides the issuer's that the provider may name for the token endpoint and the client assertion's
+    /// audience, and that GETs may reach although link-local or metadata addresses (`allowed_hosts`), normalized.
+    public var allowedHosts: [String] = []
+    /// The lowest TLS version any request of this environment accepts (`tls_min_version`).
+    public var tlsMinimumVersion: TLSMinimumVersion = .tls12
     /// Credentials probed against this environment.
     public var clients: [ClientConfig]
 
@@ -150,7 +155,22 @@ public struct EnvironmentConfig: Sendable {
 
     /// How this environment's requests reach its servers.
     public var connection: ConnectionOptions {
-        ConnectionOptions(caFile: self.caFile, proxy: self.proxy, ipPreference: self.ipPreference)
+        ConnectionOptions(
+            caFile: self.caFile,
+            proxy: self.proxy,
+            ipPreference: self.ipPreference,
+            minimumTLSVersion: self.tlsMinimumVersion
+        )
+    }
+
+    /// Where the provider may send this environment's requests: see ``EndpointPolicy``.
+    public var endpointPolicy: EndpointPolicy {
+        EndpointPolicy(
+            issuer: self.issuer,
+            allowedHosts: self.allowedHosts,
+            insecureHTTP: self.insecureHTTP,
+            loopbackStaysLocal: self.proxy.map { Host.isLoopback($0.host) } ?? true
+        )
     }
 
     /// `<issuer>/.well-known/openid-configuration`, with exactly one slash between the two.

@@ -33,6 +33,8 @@ public final class LoopbackProvider: Sendable {
     }
 
     public let port: Int
+    /// The loopback address it listens on (tests use 127.0.0.2 to stand in for another host).
+    public let host: String
     /// The clients whose credentials the token endpoint checks; `nil` accepts any credentials.
     public let clients: [Client]?
     /// The `expires_in` of the tokens issued to `clients`.
@@ -51,22 +53,23 @@ public final class LoopbackProvider: Sendable {
         {"keys":[{"kty":"RSA","use":"sig","alg":"RS256","kid":"authprobe-demo-1","e":"AQAB","n":"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw"}]}
         """#
 
-    /// A provider on 127.0.0.1:`port`; with `clients` it checks credentials, without it accepts any.
-    public init(port: Int, clients: [Client]? = nil, tokenLifetime: Int = 3600) {
+    /// A provider on `host`:`port`; with `clients` it checks credentials, without it accepts any.
+    public init(port: Int, host: String = "127.0.0.1", clients: [Client]? = nil, tokenLifetime: Int = 3600) {
         self.port = port
+        self.host = host
         self.clients = clients
         self.tokenLifetime = tokenLifetime
         self.scripted = NIOLockedValueBox([:])
         self.received = NIOLockedValueBox([])
     }
 
-    /// A provider accepting any credentials, on a free loopback port.
-    public static func make() async throws -> LoopbackProvider {
-        LoopbackProvider(port: try await LoopbackPort.free())
+    /// A provider accepting any credentials, on a free loopback port of `host`.
+    public static func make(host: String = "127.0.0.1") async throws -> LoopbackProvider {
+        LoopbackProvider(port: try await LoopbackPort.free(), host: host)
     }
 
-    /// `http://127.0.0.1:<port>` — no trailing slash, like the issuers of many providers.
-    public var issuer: String { "http://127.0.0.1:\(self.port)" }
+    /// `http://<host>:<port>` — no trailing slash, like the issuers of many providers.
+    public var issuer: String { "http://\(self.host):\(self.port)" }
 
     /// A discovery document for `issuer` with token and JWKS endpoints under it.
     public static func discoveryDocument(issuer: String, tokenEndpoint: String? = nil) -> String {
@@ -83,7 +86,7 @@ public final class LoopbackProvider: Sendable {
         self.received.withLockedValue { $0 }
     }
 
-    /// The HTTP service on 127.0.0.1:`port`.
+    /// The HTTP service on `host`:`port`.
     public func application(logger: Logger = Logger(label: "loopback-provider")) -> some Service {
         let router = Router()
         router.on("**", method: .get) { request, _ in try await self.answer(request) }
@@ -91,7 +94,7 @@ public final class LoopbackProvider: Sendable {
         return Application(
             router: router,
             configuration: ApplicationConfiguration(
-                address: .hostname("127.0.0.1", port: self.port),
+                address: .hostname(self.host, port: self.port),
                 serverName: self.clients == nil ? nil : "authprobe-demo-idp"
             ),
             logger: logger

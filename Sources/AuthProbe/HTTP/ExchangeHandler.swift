@@ -272,6 +272,14 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
                 tlsAlert: reason
             )
         }
+        if reason == "UNSUPPORTED_PROTOCOL" || reason == "TLSV1_ALERT_PROTOCOL_VERSION" {
+            return TransportFailure(
+                outcome: .tlsError,
+                detail: "TLS: no protocol version both sides accept (\(reason)); authprobe accepts TLS 1.2 "
+                    + "or higher (tls_min_version)",
+                tlsAlert: reason
+            )
+        }
         return TransportFailure(outcome: .tlsError, detail: "TLS: \(reason)", tlsAlert: reason)
     }
 

@@ -37,18 +37,29 @@ public struct ConnectionOptions: Sendable, Equatable {
     public var ipPreference: IPPreference
     /// A certificate to present when the server asks for one (mutual TLS).
     public var clientCertificate: ClientCertificate?
+    /// The lowest TLS version the handshake accepts.
+    public var minimumTLSVersion: TLSMinimumVersion
 
     public init(
         caFile: String? = nil,
         proxy: ProxyAddress? = nil,
         ipPreference: IPPreference = .system,
-        clientCertificate: ClientCertificate? = nil
+        clientCertificate: ClientCertificate? = nil,
+        minimumTLSVersion: TLSMinimumVersion = .tls12
     ) {
         self.caFile = caFile
         self.proxy = proxy
         self.ipPreference = ipPreference
         self.clientCertificate = clientCertificate
+        self.minimumTLSVersion = minimumTLSVersion
     }
+}
+
+/// The lowest TLS version a connection accepts (`tls_min_version`). TLS 1.0 and 1.1 are never offered:
+/// RFC 8996 deprecated them, and a provider that still needs them has a problem worth a `tls_error`.
+public enum TLSMinimumVersion: String, Sendable, CaseIterable {
+    case tls12 = "1.2"
+    case tls13 = "1.3"
 }
 
 /// An HTTP proxy's host and port (`http://host:port` in the configuration).

@@ -14,8 +14,8 @@ import NIOSSL
 public struct NIOHTTPTransport: HTTPTransport {
     private let group: any EventLoopGroup
     private let tlsConfiguration: TLSConfiguration
-    /// One TLS context per extra CA file and client certificate: loading a trust store is expensive, so
-    /// contexts are built once and shared by every request.
+    /// One TLS context per extra CA file, client certificate and minimum TLS version: loading a trust store is
+    /// expensive, so contexts are built once and shared by every request.
     private let sslContexts: NIOLockedValueBox<[TLSContextKey: NIOSSLContext]>
     private let maxBodyBytes: Int
     private let userAgent: String
@@ -24,6 +24,8 @@ public struct NIOHTTPTransport: HTTPTransport {
     /// Response bodies above this size end the request with `body_too_large`.
     public static let defaultMaxBodyBytes = 1 << 20
 
+    /// `tlsConfiguration` is the base of every connection's; its `minimumTLSVersion` is replaced by each
+    /// request's ``ConnectionOptions/minimumTLSVersion`` (TLS 1.2 or higher).
     public init(
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         tlsConfiguration: TLSConfiguration = .makeClientConfiguration(),
@@ -33,8 +35,9 @@ public struct NIOHTTPTransport: HTTPTransport {
         self.resolver = resolver
         self.group = group
         self.tlsConfiguration = tlsConfiguration
+        let defaultKey = TLSContextKey(caFile: nil, clientCertificate: nil, minimumVersion: .tls12)
         self.sslContexts = NIOLockedValueBox([
-            TLSContextKey(caFile: nil, clientCertificate: nil): try NIOSSLContext(configuration: tlsConfiguration)
+            defaultKey: try NIOSSLContext(configuration: Self.configuration(tlsConfiguration, minimum: .tls12))
         ])
         self.maxBodyBytes = maxBodyBytes
         self.userAgent = "authprobe/\(AuthProbeVersion.current)"
@@ -177,14 +180,29 @@ public struct NIOHTTPTransport: HTTPTransport {
     private struct TLSContextKey: Hashable {
         var caFile: String?
         var clientCertificate: ClientCertificate?
+        var minimumVersion: TLSMinimumVersion
+    }
+
+    /// `base` accepting no TLS version below `minimum` (NIOSSL's own default still accepts TLS 1.0).
+    static func configuration(_ base: TLSConfiguration, minimum: TLSMinimumVersion) -> TLSConfiguration {
+        var configuration = base
+        switch minimum {
+        case .tls12: configuration.minimumTLSVersion = .tlsv12
+        case .tls13: configuration.minimumTLSVersion = .tlsv13
+        }
+        return configuration
     }
 
     /// The TLS context trusting the system store plus the CA file, presenting the client certificate if any,
-    /// built on first use.
+    /// accepting the connection's minimum TLS version and above, built on first use.
     private func sslContext(for connection: ConnectionOptions) -> Result<NIOSSLContext, TransportFailure> {
-        let key = TLSContextKey(caFile: connection.caFile, clientCertificate: connection.clientCertificate)
+        let key = TLSContextKey(
+            caFile: connection.caFile,
+            clientCertificate: connection.clientCertificate,
+            minimumVersion: connection.minimumTLSVersion
+        )
         if let context = self.sslContexts.withLockedValue({ $0[key] }) { return .success(context) }
-        var configuration = self.tlsConfiguration
+        var configuration = Self.configuration(self.tlsConfiguration, minimum: connection.minimumTLSVersion)
         if let caFile = connection.caFile {
             configuration.additionalTrustRoots.append(.file(caFile))
         }

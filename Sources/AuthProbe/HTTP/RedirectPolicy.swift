@@ -2,13 +2,19 @@ import Foundation
 
 /// Which redirects the prober follows: only for GET steps (discovery, JWKS, API), at most
 /// ``maximumRedirects`` hops, never from https to http, never for the token POST (a client must not
-/// re-send credentials to a place it was not configured for).
+/// re-send credentials to a place it was not configured for), and only where the environment's
+/// ``EndpointPolicy`` lets a GET go (no plain http off loopback, no link-local or metadata address).
 public enum RedirectPolicy {
     public static let maximumRedirects = 3
     static let statuses: Set<Int> = [301, 302, 303, 307, 308]
 
-    /// The absolute URL to follow for a redirect from `url`, or the reason not to.
-    public static func target(from url: String, location: String?) -> Result<String, RefusedRedirect> {
+    /// The absolute URL to follow for a redirect from `url`, or the reason not to. Decided before any
+    /// connection to the new place: a refused target is never contacted.
+    public static func target(
+        from url: String,
+        location: String?,
+        policy: EndpointPolicy? = nil
+    ) -> Result<String, RefusedRedirect> {
         guard let location, !location.isEmpty else {
             return .failure(RefusedRedirect(reason: "redirect without Location"))
         }
@@ -19,6 +25,11 @@ public enum RedirectPolicy {
         }
         if base.scheme?.lowercased() == "https" && scheme == "http" {
             return .failure(RefusedRedirect(reason: "redirect from https to plain http refused"))
+        }
+        if let policy, let refusal = policy.refusal(next.absoluteString, for: .fetch) {
+            return .failure(
+                RefusedRedirect(reason: "redirect to \(Self.withoutQuery(next.absoluteString)) refused: \(refusal)")
+            )
         }
         return .success(next.absoluteString)
     }

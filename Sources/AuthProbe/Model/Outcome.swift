@@ -26,6 +26,9 @@ public enum Outcome: String, Sendable, CaseIterable, Codable {
     case bodyTooLarge = "body_too_large"
     /// The peer did not speak valid HTTP/1.1.
     case httpProtocolError = "http_protocol_error"
+    /// The provider named an endpoint authprobe will not send to (the token endpoint off the issuer's host, plain
+    /// http from an https issuer, a link-local or metadata address); nothing was sent there.
+    case endpointNotAllowed = "endpoint_not_allowed"
 
     // Documents
     case invalidJSON = "invalid_json"

@@ -31,12 +31,17 @@ public struct Prober: Sendable {
         let startedAt = self.now()
         var steps: [StepResult] = []
         let environment = target.environment
+        let policy = environment.endpointPolicy
 
-        let (discoveryResult, discovery) = await self.discover(environment, authMethod: target.client?.authMethod)
+        let (discoveryResult, discovery) = await self.discover(
+            environment,
+            authMethod: target.client?.authMethod,
+            policy: policy
+        )
         steps.append(discoveryResult)
         guard let discovery else { return ProbeResult(target: target.key, startedAt: startedAt, steps: steps) }
 
-        let (jwksResult, jwksBody) = await self.fetchJWKS(discovery.jwksURI, environment: environment)
+        let (jwksResult, jwksBody) = await self.fetchJWKS(discovery.jwksURI, environment: environment, policy: policy)
         steps.append(jwksResult)
         guard jwksResult.succeeded else { return ProbeResult(target: target.key, startedAt: startedAt, steps: steps) }
 
@@ -45,11 +50,12 @@ public struct Prober: Sendable {
                 discovery.tokenEndpoint,
                 client: client,
                 environment: environment,
+                policy: policy,
                 jwks: jwksBody
             )
             steps.append(tokenResult)
             if let check = environment.apiCheck, let accessToken {
-                steps.append(await self.callAPI(check, token: accessToken, environment: environment))
+                steps.append(await self.callAPI(check, token: accessToken, environment: environment, policy: policy))
             }
         }
         return ProbeResult(target: target.key, startedAt: startedAt, steps: steps)
@@ -57,7 +63,8 @@ public struct Prober: Sendable {
 
     private func discover(
         _ environment: EnvironmentConfig,
-        authMethod: AuthMethod?
+        authMethod: AuthMethod?,
+        policy: EndpointPolicy
     ) async -> (StepResult, ResponseClassifier.Discovery?) {
         let request = TransportRequest(
             method: "GET",
@@ -65,7 +72,7 @@ public struct Prober: Sendable {
             headers: [("Accept", "application/json")],
             connection: environment.connection
         )
-        let (exchange, hops) = await self.get(request, timeout: environment.timeout)
+        let (exchange, hops) = await self.get(request, timeout: environment.timeout, policy: policy)
         switch exchange.result {
         case .failure(let failure):
             return (Self.transportResult(.discovery, failure, exchange), nil)
@@ -85,14 +92,21 @@ public struct Prober: Sendable {
     }
 
     /// The JWKS step, and the key set's JSON for verifying this run's token.
-    private func fetchJWKS(_ url: String, environment: EnvironmentConfig) async -> (StepResult, String?) {
+    private func fetchJWKS(
+        _ url: String,
+        environment: EnvironmentConfig,
+        policy: EndpointPolicy
+    ) async -> (StepResult, String?) {
+        if let refusal = policy.refusal(url, for: .fetch) {
+            return (Self.notAllowed(.jwks, "jwks_uri", url, refusal), nil)
+        }
         let request = TransportRequest(
             method: "GET",
             url: url,
             headers: [("Accept", "application/json")],
             connection: environment.connection
         )
-        let (exchange, hops) = await self.get(request, timeout: environment.timeout)
+        let (exchange, hops) = await self.get(request, timeout: environment.timeout, policy: policy)
         switch exchange.result {
         case .failure(let failure):
             return (Self.transportResult(.jwks, failure, exchange), nil)
@@ -118,8 +132,18 @@ public struct Prober: Sendable {
         _ url: String,
         client: ClientConfig,
         environment: EnvironmentConfig,
+        policy: EndpointPolicy,
         jwks: String?
     ) async -> (StepResult, Secret?) {
+        // The provider does not decide where a credential goes: checked before anything is signed or sent.
+        if let refusal = policy.refusal(url, for: .credential) {
+            return (Self.notAllowed(.token, "token_endpoint", url, refusal), nil)
+        }
+        if client.authMethod == .privateKeyJWT, let audience = client.signingKey?.audience,
+            let refusal = policy.assertionAudienceRefusal(audience)
+        {
+            return (Self.notAllowed(.token, "assertion_audience", audience, refusal), nil)
+        }
         var assertion: Secret?
         if client.authMethod == .privateKeyJWT, let key = client.signingKey {
             do {
@@ -193,7 +217,17 @@ public struct Prober: Sendable {
     /// The API step: the protected call a real client makes with the token. Any failure of the API itself,
     /// transport included, is `api_error` (or `api_rejected` for 401/403), so that it never reads as the
     /// identity provider's fault.
-    private func callAPI(_ check: APICheck, token: Secret, environment: EnvironmentConfig) async -> StepResult {
+    private func callAPI(
+        _ check: APICheck,
+        token: Secret,
+        environment: EnvironmentConfig,
+        policy: EndpointPolicy
+    ) async -> StepResult {
+        if let refusal = policy.refusal(check.url, for: .fetch) {
+            // Configured, so check-config refuses it first; an API problem all the same, never the provider's.
+            let detail = "\(Outcome.endpointNotAllowed.label): api_check.url refused: \(refusal)"
+            return StepResult(step: .api, outcome: .apiError, detail: detail)
+        }
         // RFC 6750: the scheme is "Bearer", whatever case the provider wrote token_type in.
         let authorization = token.withRawValue { "Bearer \($0)" }
         let request = TransportRequest(
@@ -202,7 +236,7 @@ public struct Prober: Sendable {
             headers: [("Authorization", authorization), ("Accept", "application/json")],
             connection: environment.connection
         )
-        let (exchange, hops) = await self.get(request, timeout: environment.timeout)
+        let (exchange, hops) = await self.get(request, timeout: environment.timeout, policy: policy)
         var result = StepResult(step: .api, outcome: .success, timings: exchange.timings, notes: hops)
         result.tlsCertificateExpiry = exchange.certificateNotAfter
         switch exchange.result {
@@ -221,9 +255,14 @@ public struct Prober: Sendable {
         return result
     }
 
-    /// A GET that follows safe redirects (``RedirectPolicy``) within one deadline. The timings add up the hops,
-    /// phase by phase, so a redirect's cost stays visible; the notes say where it went.
-    private func get(_ request: TransportRequest, timeout: Duration) async -> (HTTPExchange, [String]) {
+    /// A GET that follows safe redirects (``RedirectPolicy`` under the environment's ``EndpointPolicy``) within
+    /// one deadline. The timings add up the hops, phase by phase, so a redirect's cost stays visible; the notes
+    /// say where it went. A redirect target is judged before it is contacted: a refused one never is.
+    private func get(
+        _ request: TransportRequest,
+        timeout: Duration,
+        policy: EndpointPolicy
+    ) async -> (HTTPExchange, [String]) {
         var request = request
         var notes: [String] = []
         var spent = PhaseTimings()
@@ -237,7 +276,7 @@ public struct Prober: Sendable {
                 notes.append("more than \(RedirectPolicy.maximumRedirects) redirects")
                 return (exchange, notes)
             }
-            switch RedirectPolicy.target(from: request.url, location: response.header("Location")) {
+            switch RedirectPolicy.target(from: request.url, location: response.header("Location"), policy: policy) {
             case .failure(let refused):
                 notes.append(refused.reason)
                 return (exchange, notes)
@@ -263,6 +302,15 @@ public struct Prober: Sendable {
             processing: sum(a.processing, b.processing),
             transfer: sum(a.transfer, b.transfer),
             total: a.total + b.total
+        )
+    }
+
+    /// `endpoint_not_allowed`: the step's request was not sent (no timings, no status).
+    private static func notAllowed(_ step: Step, _ name: String, _ url: String, _ refusal: String) -> StepResult {
+        StepResult(
+            step: step,
+            outcome: .endpointNotAllowed,
+            detail: "\(name) \(RedirectPolicy.withoutQuery(url)) not used: \(refusal); nothing was sent"
         )
     }
 

@@ -25,12 +25,17 @@ struct TestCertificate {
     }
 
     /// A server context presenting this certificate; with `clientCA`, it also demands a client
-    /// certificate issued by (or equal to) that file's certificate (mutual TLS).
-    func serverContext(clientCA: String? = nil) throws -> NIOSSLContext {
+    /// certificate issued by (or equal to) that file's certificate (mutual TLS); with `maximumTLSVersion`, it
+    /// speaks no later version (and any earlier one, down to TLS 1.0).
+    func serverContext(clientCA: String? = nil, maximumTLSVersion: TLSVersion? = nil) throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMFile(self.certificateFile).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: self.keyFile, format: .pem))
         )
+        if let maximumTLSVersion {
+            configuration.minimumTLSVersion = .tlsv1
+            configuration.maximumTLSVersion = maximumTLSVersion
+        }
         if let clientCA {
             configuration.certificateVerification = .noHostnameVerification
             configuration.trustRoots = .file(clientCA)
