@@ -155,6 +155,53 @@ struct ResultStoreTests {
         #expect(try await Self.state(store)?.steps[.token]?.consecutiveFailures == 0)
     }
 
+    @Test("a read-only database: the writer keeps results and states in memory, then writes them all")
+    func readOnlyThenWritable() async throws {
+        let queue = try DatabaseQueue()
+        let store = try ResultStore(writer: queue)
+        let writer = StoreWriter(store: store, path: "memory.sqlite", logger: Logger(label: "test"))
+        // SQLite's own switch for a read-only connection: every write fails with SQLITE_READONLY.
+        try await queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA query_only = ON") }
+        var state = TargetState(key: Self.key)
+        for time in [100.0, 160, 220] {
+            let result = Self.run(at: time, Self.rejected)
+            state.apply(result)
+            await writer.record(result, state: state)
+            #expect(await writer.flush() == false)
+        }
+        #expect(writer.health.failing)
+        #expect(writer.health.writeFailures == 3)
+        #expect(writer.health.pendingResults == 3)
+        #expect(writer.health.droppedResults == 0)
+        try await queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA query_only = OFF") }
+        #expect(await writer.flush())
+        #expect(!writer.health.failing)
+        #expect(writer.health.pendingResults == 0)
+        #expect(try await store.recent().count == 9, "every waiting result was written")
+        #expect(try await Self.state(store)?.steps[.token]?.consecutiveFailures == 3)
+    }
+
+    @Test("too many waiting results: the oldest raw results go, the latest state is kept")
+    func boundedWhileUnwritable() async throws {
+        let queue = try DatabaseQueue()
+        let store = try ResultStore(writer: queue)
+        let writer = StoreWriter(store: store, path: "memory.sqlite", logger: Logger(label: "test"), capacity: 2)
+        try await queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA query_only = ON") }
+        var state = TargetState(key: Self.key)
+        for time in [100.0, 160, 220, 280] {
+            let result = Self.run(at: time, Self.rejected)
+            state.apply(result)
+            await writer.record(result, state: state)
+        }
+        #expect(await writer.flush() == false)
+        #expect(writer.health.pendingResults == 2)
+        #expect(writer.health.droppedResults == 2)
+        try await queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA query_only = OFF") }
+        #expect(await writer.flush())
+        #expect(Set(try await store.recent().map(\.time.timeIntervalSince1970)) == [220, 280])
+        #expect(try await Self.state(store)?.steps[.token]?.consecutiveFailures == 4, "the state after all four runs")
+    }
+
     @Test("a step that never succeeded counts all its failures")
     func neverSucceeded() async throws {
         let store = try ResultStore(writer: DatabaseQueue())

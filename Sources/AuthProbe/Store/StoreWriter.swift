@@ -85,7 +85,7 @@ public final class StoreWriter: ProbeResultSink, Service {
 
     /// Writes everything pending; false when the write failed (the batch then waits for the next try).
     @discardableResult
-    func flush() async -> Bool {
+    public func flush() async -> Bool {
         await self.serial.withPermit {
             let (results, states) = self.state.withLockedValue { pending in
                 let batch = (pending.results, Array(pending.states.values))
