@@ -127,3 +127,21 @@ struct ProviderDocumentFuzzTests {
         }
     }
 }
+
+extension ProviderDocumentFuzzTests {
+    @Test("a discovery naming an endpoint longer than 8 KiB is invalid, and nothing that long is parsed or kept")
+    func hugeEndpoint() {
+        let huge = "https://idp.example/" + String(repeating: "a", count: 10_000)
+        let body =
+            #"{"issuer":"https://idp.example","token_endpoint":"\#(huge)","jwks_uri":"https://idp.example/jwks"}"#
+        let (result, discovery) = ResponseClassifier.discovery(
+            TransportResponse(status: 200, body: Array(body.utf8)),
+            environment: Self.environment,
+            now: Self.now
+        )
+        #expect(discovery == nil)
+        #expect(result.outcome == .discoveryInvalid)
+        #expect(result.detail.contains("token_endpoint is longer than 8192 bytes"), "\(result.detail)")
+        #expect(!result.detail.contains(huge))
+    }
+}

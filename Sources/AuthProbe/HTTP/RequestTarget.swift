@@ -15,7 +15,10 @@ struct RequestTarget: Sendable, Equatable {
 
     /// `RequestTarget(parsing:)`, remembered: a monitor parses the same few URLs on every run, and Foundation's
     /// URL parsing is a large share of the CPU a request costs. Bounded, and emptied when full.
+    /// URLs come from providers (discovery, redirects): one longer than `longestURL` is refused, so neither the
+    /// cache nor a request line can be inflated by a hostile document (the cache holds at most 512 × 8 KiB).
     static func cached(_ url: String) -> RequestTarget? {
+        guard url.utf8.count <= Self.longestURL else { return nil }
         if let known = Self.cache.withLockedValue({ $0[url] }) { return known }
         let parsed = RequestTarget(parsing: url)
         Self.cache.withLockedValue { cache in
@@ -26,6 +29,9 @@ struct RequestTarget: Sendable, Equatable {
     }
 
     private static let cache = NIOLockedValueBox<[String: RequestTarget?]>([:])
+
+    /// The longest URL authprobe sends a request to, in bytes: far beyond any real endpoint.
+    static let longestURL = 8192
 
     init?(parsing url: String) {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),

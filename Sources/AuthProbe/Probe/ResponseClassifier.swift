@@ -159,6 +159,10 @@ public enum ResponseClassifier {
             problems.append("\(key) is missing")
             return nil
         }
+        guard value.utf8.count <= RequestTarget.longestURL else {
+            problems.append("\(key) is longer than \(RequestTarget.longestURL) bytes")
+            return nil
+        }
         guard let target = RequestTarget.cached(value) else {
             problems.append("\(key) is not an http(s) URL")
             return nil
