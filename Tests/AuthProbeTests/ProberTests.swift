@@ -157,7 +157,8 @@ struct ProberTests {
             #expect(!token.detail.contains(form), "detail carries \(form): \(token.detail)")
         }
         #expect(
-            Redaction.redact(description, secrets: [TestTargets.secret], clientID: "svc-client").contains("<secret>")
+            DetailCleaner(credentials: [TestTargets.secret], clientID: "svc-client").quote(description)
+                .contains(DetailCleaner.redacted)
         )
     }
 

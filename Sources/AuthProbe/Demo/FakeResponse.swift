@@ -9,6 +9,8 @@ public enum FakeResponse: Sendable {
     /// An RFC 6749 error whose description repeats the form fields received (in name order), as a
     /// careless provider might: whatever credential the client sent comes back in the answer.
     case echoError(status: Int, error: String)
+    /// Reflects the client secret received (from `Basic`, else the form) in one of the ways providers do.
+    case echo(EchoForm)
 
     /// A JSON body with `Content-Type: application/json`.
     public static func json(_ status: Int = 200, _ body: String, headers: [(String, String)] = []) -> FakeResponse {

@@ -113,7 +113,7 @@ public final class LoopbackProvider: Sendable {
         guard let response = self.scripted.withLockedValue({ $0[received.path] }) ?? self.ownAnswer(received) else {
             return Response(status: .notFound)
         }
-        return try await Self.render(response, requestBody: body)
+        return try await Self.render(response, request: received)
     }
 
     /// The provider's own answer for `request`, `nil` for a path it does not serve.
@@ -169,7 +169,7 @@ public final class LoopbackProvider: Sendable {
     }
 
     /// The client id and secret from a `Basic` authorization (form-urlencoded, then base64), else from the form.
-    private static func credentials(
+    static func credentials(
         authorization: String?,
         fields: [String: String]
     ) -> (id: String, secret: String)? {
@@ -188,16 +188,18 @@ public final class LoopbackProvider: Sendable {
         return (id, secret)
     }
 
-    private static func render(_ scripted: FakeResponse, requestBody: String) async throws -> Response {
+    private static func render(_ scripted: FakeResponse, request: ReceivedRequest) async throws -> Response {
         switch scripted {
         case .echoError(let status, let error):
-            let fields = requestBody.split(separator: "&").sorted().joined(separator: "&")
+            let fields = request.body.split(separator: "&").sorted().joined(separator: "&")
             let document = ["error": error, "error_description": "rejected request: \(fields)"]
             let body = try JSONSerialization.data(withJSONObject: document)
             return try await self.render(
                 .raw(status: status, headers: [("Content-Type", "application/json")], body: Array(body)),
-                requestBody: requestBody
+                request: request
             )
+        case .echo(let form):
+            return try await self.render(try Self.echo(form, request: request), request: request)
         case .raw(let status, let headers, let body):
             var fields = HTTPFields()
             for (name, value) in headers {
@@ -210,7 +212,7 @@ public final class LoopbackProvider: Sendable {
             )
         case .delayed(let delay, let then):
             try await Task.sleep(for: delay)
-            return try await self.render(then, requestBody: requestBody)
+            return try await self.render(then, request: request)
         case .hang(let limit):
             try? await Task.sleep(for: limit)
             return Response(status: .serviceUnavailable)

@@ -27,9 +27,7 @@ public enum RedirectPolicy {
             return .failure(RefusedRedirect(reason: "redirect from https to plain http refused"))
         }
         if let policy, let refusal = policy.refusal(next.absoluteString, for: .fetch) {
-            return .failure(
-                RefusedRedirect(reason: "redirect to \(Self.withoutQuery(next.absoluteString)) refused: \(refusal)")
-            )
+            return .failure(RefusedRedirect(reason: "refused: \(refusal)", location: next.absoluteString))
         }
         return .success(next.absoluteString)
     }
@@ -46,10 +44,20 @@ public enum RedirectPolicy {
 
     /// Why a redirect was not followed.
     public struct RefusedRedirect: Error, Sendable, Equatable {
+        /// Authprobe's own words; the refused Location, which the provider wrote, is kept apart.
         public var reason: String
+        /// The refused target, when the refusal is about where it leads.
+        public var location: String?
 
-        public init(reason: String) {
+        public init(reason: String, location: String? = nil) {
             self.reason = reason
+            self.location = location
+        }
+
+        /// The note for the result: the Location passes `cleaner` (without its query) before it is kept.
+        public func note(_ cleaner: DetailCleaner) -> String {
+            guard let location = self.location else { return self.reason }
+            return "redirect to \(cleaner.url(location)) \(self.reason)"
         }
     }
 }

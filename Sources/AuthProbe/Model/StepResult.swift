@@ -54,3 +54,30 @@ public struct StepResult: Sendable {
 
     public var succeeded: Bool { self.outcome == .success }
 }
+
+extension StepResult {
+    /// The most a detail (or a detail with its notes) takes in the store, the log and `probe` output.
+    public static let maxDetailBytes = 512
+
+    /// The detail followed by the notes in brackets, as the store, the `probe` table and the log keep it, cut to
+    /// ``maxDetailBytes``.
+    public var summary: String {
+        Self.capped(self.notes.isEmpty ? self.detail : "\(self.detail) [\(self.notes.joined(separator: "; "))]")
+    }
+
+    /// `text` cut to at most `bytes` UTF-8 bytes on a character boundary, an ellipsis marking the cut.
+    public static func capped(_ text: String, bytes: Int = StepResult.maxDetailBytes) -> String {
+        guard text.utf8.count > bytes else { return text }
+        let ellipsis = "…"
+        var kept = 0
+        var end = text.startIndex
+        for index in text.indices {
+            let next = text.index(after: index)
+            let width = text.utf8.distance(from: index, to: next)
+            guard kept + width + ellipsis.utf8.count <= bytes else { break }
+            kept += width
+            end = next
+        }
+        return String(text[..<end]) + ellipsis
+    }
+}

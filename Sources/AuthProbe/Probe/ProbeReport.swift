@@ -40,8 +40,9 @@ public enum ProbeReport {
         String(format: "%.1fms", Durations.seconds(duration) * 1000)
     }
 
+    /// The stored detail: cleaned by the prober, cut like the store cuts it.
     private static func detail(_ step: StepResult) -> String {
-        step.notes.isEmpty ? step.detail : "\(step.detail) [\(step.notes.joined(separator: "; "))]"
+        step.summary
     }
 
     private struct RunDocument: Encodable {
@@ -83,8 +84,8 @@ public enum ProbeReport {
             }
             self.phasesSeconds = phases
             self.totalSeconds = Durations.seconds(step.timings.total)
-            self.detail = step.detail
-            self.notes = step.notes
+            self.detail = StepResult.capped(step.detail)
+            self.notes = step.notes.map { StepResult.capped($0) }
             self.tokenLifetimeSeconds = step.tokenLifetime
             self.jwksKeys = step.jwksKeys
         }

@@ -4,7 +4,8 @@ import Logging
 /// Runs one probe of one target: discovery → JWKS → token, each step timed and classified.
 ///
 /// A probe is one attempt that returns a value: no retries, no throws. The first failed step ends the run.
-/// The client secret is read only while the token request is built.
+/// The client secret is read only while the token request is built, and by the run's ``DetailCleaner``, which
+/// keeps it (and the client assertion and the issued token) out of every detail and note.
 public struct Prober: Sendable {
     private let transport: any HTTPTransport
     private let now: @Sendable () -> Date
@@ -16,7 +17,8 @@ public struct Prober: Sendable {
 
     /// Probes `target` once; `requestToken: false` stops after the JWKS (the token is not due yet).
     public func probe(_ target: ProbeTarget, requestToken: Bool = true) async -> ProbeResult {
-        var result = await self.walk(target, requestToken: requestToken)
+        let (walked, cleaner) = await self.walk(target, requestToken: requestToken)
+        var result = walked
         // Known harmless vendor quirks of this environment are noted, not reported as violations.
         let allowed = target.environment.conformanceAllow
         for index in result.steps.indices where !result.steps[index].conformance.violated.isDisjoint(with: allowed) {
@@ -24,47 +26,78 @@ public struct Prober: Sendable {
             result.steps[index].conformance.violated.subtract(accepted)
             result.steps[index].notes.append("allowed: \(accepted.map(\.rawValue).sorted().joined(separator: ", "))")
         }
+        // The last pass: whatever reached a detail or a note, no credential of the run leaves in it, and no
+        // detail is longer than the store and the log keep.
+        for index in result.steps.indices {
+            result.steps[index].detail = cleaner.scrub(result.steps[index].detail)
+            result.steps[index].notes = result.steps[index].notes.map(cleaner.scrub)
+        }
         return result
     }
 
-    private func walk(_ target: ProbeTarget, requestToken: Bool) async -> ProbeResult {
+    /// The run, and the cleaner that knows every credential it used (secret, assertion, issued token).
+    private func walk(_ target: ProbeTarget, requestToken: Bool) async -> (ProbeResult, DetailCleaner) {
         let startedAt = self.now()
         var steps: [StepResult] = []
         let environment = target.environment
         let policy = environment.endpointPolicy
+        var cleaner = DetailCleaner(
+            credentials: [target.client?.secret].compactMap { $0 },
+            clientID: target.client?.clientID
+        )
+        func done() -> (ProbeResult, DetailCleaner) {
+            (ProbeResult(target: target.key, startedAt: startedAt, steps: steps), cleaner)
+        }
 
         let (discoveryResult, discovery) = await self.discover(
             environment,
             authMethod: target.client?.authMethod,
-            policy: policy
+            policy: policy,
+            cleaner: cleaner
         )
         steps.append(discoveryResult)
-        guard let discovery else { return ProbeResult(target: target.key, startedAt: startedAt, steps: steps) }
+        guard let discovery else { return done() }
 
-        let (jwksResult, jwksBody) = await self.fetchJWKS(discovery.jwksURI, environment: environment, policy: policy)
+        let (jwksResult, jwksBody) = await self.fetchJWKS(
+            discovery.jwksURI,
+            environment: environment,
+            policy: policy,
+            cleaner: cleaner
+        )
         steps.append(jwksResult)
-        guard jwksResult.succeeded else { return ProbeResult(target: target.key, startedAt: startedAt, steps: steps) }
+        guard jwksResult.succeeded else { return done() }
 
         if let client = target.client, requestToken {
-            let (tokenResult, accessToken) = await self.requestToken(
+            let (tokenResult, accessToken, tokenCleaner) = await self.requestToken(
                 discovery.tokenEndpoint,
                 client: client,
                 environment: environment,
                 policy: policy,
-                jwks: jwksBody
+                jwks: jwksBody,
+                cleaner: cleaner
             )
+            cleaner = tokenCleaner
             steps.append(tokenResult)
             if let check = environment.apiCheck, let accessToken {
-                steps.append(await self.callAPI(check, token: accessToken, environment: environment, policy: policy))
+                steps.append(
+                    await self.callAPI(
+                        check,
+                        token: accessToken,
+                        environment: environment,
+                        policy: policy,
+                        cleaner: cleaner
+                    )
+                )
             }
         }
-        return ProbeResult(target: target.key, startedAt: startedAt, steps: steps)
+        return done()
     }
 
     private func discover(
         _ environment: EnvironmentConfig,
         authMethod: AuthMethod?,
-        policy: EndpointPolicy
+        policy: EndpointPolicy,
+        cleaner: DetailCleaner
     ) async -> (StepResult, ResponseClassifier.Discovery?) {
         let request = TransportRequest(
             method: "GET",
@@ -72,7 +105,12 @@ public struct Prober: Sendable {
             headers: [("Accept", "application/json")],
             connection: environment.connection
         )
-        let (exchange, hops) = await self.get(request, timeout: environment.timeout, policy: policy)
+        let (exchange, hops) = await self.get(
+            request,
+            timeout: environment.timeout,
+            policy: policy,
+            cleaner: cleaner
+        )
         switch exchange.result {
         case .failure(let failure):
             return (Self.transportResult(.discovery, failure, exchange), nil)
@@ -81,7 +119,8 @@ public struct Prober: Sendable {
                 response,
                 environment: environment,
                 authMethod: authMethod,
-                now: self.now()
+                now: self.now(),
+                cleaner: cleaner
             )
             result.timings = exchange.timings
             result.notes += hops
@@ -95,10 +134,11 @@ public struct Prober: Sendable {
     private func fetchJWKS(
         _ url: String,
         environment: EnvironmentConfig,
-        policy: EndpointPolicy
+        policy: EndpointPolicy,
+        cleaner: DetailCleaner
     ) async -> (StepResult, String?) {
         if let refusal = policy.refusal(url, for: .fetch) {
-            return (Self.notAllowed(.jwks, "jwks_uri", url, refusal), nil)
+            return (Self.notAllowed(.jwks, "jwks_uri", url, refusal, cleaner), nil)
         }
         let request = TransportRequest(
             method: "GET",
@@ -106,7 +146,12 @@ public struct Prober: Sendable {
             headers: [("Accept", "application/json")],
             connection: environment.connection
         )
-        let (exchange, hops) = await self.get(request, timeout: environment.timeout, policy: policy)
+        let (exchange, hops) = await self.get(
+            request,
+            timeout: environment.timeout,
+            policy: policy,
+            cleaner: cleaner
+        )
         switch exchange.result {
         case .failure(let failure):
             return (Self.transportResult(.jwks, failure, exchange), nil)
@@ -127,22 +172,25 @@ public struct Prober: Sendable {
         "TLSV1_ALERT_UNKNOWN_CA", "TLSV1_ALERT_ACCESS_DENIED",
     ]
 
-    /// The token step, and the issued access token when it succeeded (held only for this run's API step).
+    /// The token step, the issued access token when it succeeded (held only for this run's API step), and the
+    /// cleaner that also knows the client assertion and the access token.
     private func requestToken(
         _ url: String,
         client: ClientConfig,
         environment: EnvironmentConfig,
         policy: EndpointPolicy,
-        jwks: String?
-    ) async -> (StepResult, Secret?) {
+        jwks: String?,
+        cleaner: DetailCleaner
+    ) async -> (StepResult, Secret?, DetailCleaner) {
         // The provider does not decide where a credential goes: checked before anything is signed or sent.
         if let refusal = policy.refusal(url, for: .credential) {
-            return (Self.notAllowed(.token, "token_endpoint", url, refusal), nil)
+            return (Self.notAllowed(.token, "token_endpoint", url, refusal, cleaner), nil, cleaner)
         }
         if client.authMethod == .privateKeyJWT, let audience = client.signingKey?.audience,
             let refusal = policy.assertionAudienceRefusal(audience)
         {
-            return (Self.notAllowed(.token, "assertion_audience", audience, refusal), nil)
+            // The audience is configured, not the provider's: no provider text to withhold.
+            return (Self.notAllowed(.token, "assertion_audience", audience, refusal, DetailCleaner()), nil, cleaner)
         }
         var assertion: Secret?
         if client.authMethod == .privateKeyJWT, let key = client.signingKey {
@@ -155,9 +203,11 @@ public struct Prober: Sendable {
                 )
             } catch {
                 let detail = "cannot sign the client assertion: \(error)"
-                return (StepResult(step: .token, outcome: .clientAssertionError, detail: detail), nil)
+                return (StepResult(step: .token, outcome: .clientAssertionError, detail: detail), nil, cleaner)
             }
         }
+        // From here on the assertion is a credential of the run too.
+        let sent = cleaner.adding(assertion)
         var request = TokenRequest.make(endpoint: url, client: client, assertion: assertion)
         request.connection = environment.connection
         // The client certificate authenticates the client: presented to the token endpoint only.
@@ -175,24 +225,20 @@ public struct Prober: Sendable {
                     tlsAlert: alert
                 )
             }
-            return (Self.transportResult(.token, failure, exchange), nil)
+            return (Self.transportResult(.token, failure, exchange), nil, sent)
         case .success(let response):
-            var response = response
-            if response.status != 200 {
-                // A provider may echo what it received in an error description: remove every form the
-                // credential was sent in before any of the body can reach a detail.
-                let text = String(decoding: response.body, as: UTF8.self)
-                let credentials = [client.secret, assertion].compactMap { $0 }
-                response.body = Array(Redaction.redact(text, secrets: credentials, clientID: client.clientID).utf8)
-            }
-            var result = ResponseClassifier.token(response, now: self.now())
+            // The body is classified as it arrived: a provider may echo what it received, and only the bounded
+            // fields the classifier keeps pass the cleaner, which knows every credential of the exchange.
+            let issued = response.status == 200 ? ResponseClassifier.accessToken(response) : nil
+            let received = sent.adding(issued)
+            var result = ResponseClassifier.token(response, now: self.now(), cleaner: received)
             result.timings = exchange.timings
             result.tlsCertificateExpiry = exchange.certificateNotAfter
             result.clockSkew = HTTPDate.skew(response, arrivedAt: self.now())
-            guard result.succeeded, let token = ResponseClassifier.accessToken(response) else { return (result, nil) }
+            guard result.succeeded, let token = issued else { return (result, nil, received) }
             guard environment.verifyAccessToken else {
                 result.notes.append("access token not inspected (verify_access_token: false)")
-                return (result, token)
+                return (result, token, received)
             }
             if let jwks,
                 let inspection = await TokenInspector.inspect(
@@ -200,7 +246,8 @@ public struct Prober: Sendable {
                     jwks: jwks,
                     issuer: environment.issuer,
                     expiresIn: result.tokenLifetime,
-                    receivedAt: self.now()
+                    receivedAt: self.now(),
+                    cleaner: received
                 )
             {
                 result.outcome = inspection.outcome
@@ -210,7 +257,7 @@ public struct Prober: Sendable {
                 result.tokenVerified = inspection.verified
                 result.notes += inspection.notes
             }
-            return (result, result.succeeded ? token : nil)
+            return (result, result.succeeded ? token : nil, received)
         }
     }
 
@@ -221,7 +268,8 @@ public struct Prober: Sendable {
         _ check: APICheck,
         token: Secret,
         environment: EnvironmentConfig,
-        policy: EndpointPolicy
+        policy: EndpointPolicy,
+        cleaner: DetailCleaner
     ) async -> StepResult {
         if let refusal = policy.refusal(check.url, for: .fetch) {
             // Configured, so check-config refuses it first; an API problem all the same, never the provider's.
@@ -236,7 +284,12 @@ public struct Prober: Sendable {
             headers: [("Authorization", authorization), ("Accept", "application/json")],
             connection: environment.connection
         )
-        let (exchange, hops) = await self.get(request, timeout: environment.timeout, policy: policy)
+        let (exchange, hops) = await self.get(
+            request,
+            timeout: environment.timeout,
+            policy: policy,
+            cleaner: cleaner
+        )
         var result = StepResult(step: .api, outcome: .success, timings: exchange.timings, notes: hops)
         result.tlsCertificateExpiry = exchange.certificateNotAfter
         switch exchange.result {
@@ -257,11 +310,13 @@ public struct Prober: Sendable {
 
     /// A GET that follows safe redirects (``RedirectPolicy`` under the environment's ``EndpointPolicy``) within
     /// one deadline. The timings add up the hops, phase by phase, so a redirect's cost stays visible; the notes
-    /// say where it went. A redirect target is judged before it is contacted: a refused one never is.
+    /// say where it went (a Location passes the run's cleaner). A redirect target is judged before it is
+    /// contacted: a refused one never is.
     private func get(
         _ request: TransportRequest,
         timeout: Duration,
-        policy: EndpointPolicy
+        policy: EndpointPolicy,
+        cleaner: DetailCleaner
     ) async -> (HTTPExchange, [String]) {
         var request = request
         var notes: [String] = []
@@ -278,10 +333,10 @@ public struct Prober: Sendable {
             }
             switch RedirectPolicy.target(from: request.url, location: response.header("Location"), policy: policy) {
             case .failure(let refused):
-                notes.append(refused.reason)
+                notes.append(refused.note(cleaner))
                 return (exchange, notes)
             case .success(let next):
-                notes.append("followed HTTP \(response.status) redirect to \(RedirectPolicy.withoutQuery(next))")
+                notes.append("followed HTTP \(response.status) redirect to \(cleaner.url(next))")
                 if RequestTarget(parsing: next)?.origin != RequestTarget(parsing: request.url)?.origin {
                     // Like curl: credentials never follow a redirect to another origin.
                     request.headers.removeAll { $0.name.lowercased() == "authorization" }
@@ -306,11 +361,17 @@ public struct Prober: Sendable {
     }
 
     /// `endpoint_not_allowed`: the step's request was not sent (no timings, no status).
-    private static func notAllowed(_ step: Step, _ name: String, _ url: String, _ refusal: String) -> StepResult {
+    private static func notAllowed(
+        _ step: Step,
+        _ name: String,
+        _ url: String,
+        _ refusal: String,
+        _ cleaner: DetailCleaner
+    ) -> StepResult {
         StepResult(
             step: step,
             outcome: .endpointNotAllowed,
-            detail: "\(name) \(RedirectPolicy.withoutQuery(url)) not used: \(refusal); nothing was sent"
+            detail: "\(name) \(cleaner.url(url)) not used: \(refusal); nothing was sent"
         )
     }
 
@@ -389,32 +450,5 @@ public enum FormEncoding {
     /// Encodes name/value pairs joined by `&`.
     public static func encode(_ pairs: [(String, String)]) -> String {
         pairs.map { "\(Self.encode($0.0))=\(Self.encode($0.1))" }.joined(separator: "&")
-    }
-}
-
-/// Removes known secret values from free text before it is logged or stored.
-public enum Redaction {
-    /// Replaces every form a secret travels in — raw, form-encoded, percent-encoded, JSON-escaped, and the
-    /// base64 `Basic` credentials built with `clientID` — by `<secret>`.
-    public static func redact(_ text: String, secrets: [Secret], clientID: String? = nil) -> String {
-        secrets.reduce(text) { text, secret in
-            secret.withRawValue { raw in
-                guard !raw.isEmpty else { return text }
-                var forms = [raw, FormEncoding.encode(raw)]
-                if let percent = raw.addingPercentEncoding(withAllowedCharacters: .alphanumerics) {
-                    forms.append(percent)
-                }
-                if let json = try? JSONEncoder().encode(raw), let quoted = String(data: json, encoding: .utf8) {
-                    forms.append(String(quoted.dropFirst().dropLast()))
-                }
-                if let clientID {
-                    let basic = "\(FormEncoding.encode(clientID)):\(FormEncoding.encode(raw))"
-                    forms.append(Data(basic.utf8).base64EncodedString())
-                }
-                return Set(forms).sorted { $0.count > $1.count }.reduce(text) {
-                    $0.replacingOccurrences(of: $1, with: "<secret>")
-                }
-            }
-        }
     }
 }

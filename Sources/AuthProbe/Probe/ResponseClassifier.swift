@@ -2,11 +2,9 @@ import Foundation
 
 /// Pure functions from an HTTP response to a step result: the outcome taxonomy of DESIGN.md in one place.
 ///
-/// Nothing here sees the network; the prober feeds it responses and tests feed it tables.
+/// Nothing here sees the network; the prober feeds it responses and tests feed it tables. A body is parsed as
+/// it arrived; what a detail keeps of it are bounded fields only, each through the run's ``DetailCleaner``.
 public enum ResponseClassifier {
-    /// Text from a provider is cut to this many characters before it reaches a detail.
-    static let maxQuotedLength = 200
-
     // MARK: - Shared HTTP status rules
 
     /// The outcome of a non-2xx status for a step that has no more specific rule.
@@ -36,9 +34,9 @@ public enum ResponseClassifier {
     static func httpFailure(_ step: Step, _ response: TransportResponse, now: Date) -> StepResult {
         var detail = "HTTP \(response.status)"
         if (300..<400).contains(response.status) {
+            // The header's name, not its value: a Location may carry anything the provider received.
             detail +=
-                response.header("Location").map { " redirect to \(Self.quote(RedirectPolicy.withoutQuery($0)))" }
-                ?? " redirect"
+                response.header("Location") == nil ? " redirect without Location header" : " redirect (Location header)"
         }
         return StepResult(
             step: step,
@@ -81,7 +79,8 @@ public enum ResponseClassifier {
         _ response: TransportResponse,
         environment: EnvironmentConfig,
         authMethod: AuthMethod? = nil,
-        now: Date
+        now: Date,
+        cleaner: DetailCleaner = DetailCleaner()
     ) -> (result: StepResult, discovery: Discovery?) {
         guard response.status == 200 else { return (Self.httpFailure(.discovery, response, now: now), nil) }
         var result = StepResult(step: .discovery, outcome: .success, httpStatus: 200)
@@ -103,8 +102,7 @@ public enum ResponseClassifier {
         // clients compare the `iss` of every token with it.
         if issuer != environment.issuer {
             result.outcome = .issuerMismatch
-            result.detail =
-                "discovery issuer \(Self.quote(issuer)) is not the configured \(Self.quote(environment.issuer))"
+            result.detail = "discovery issuer \(cleaner.quote(issuer)) is not the configured \"\(environment.issuer)\""
             return (result, nil)
         }
         var problems: [String] = []
@@ -116,7 +114,7 @@ public enum ResponseClassifier {
             return (result, nil)
         }
         Self.checkDiscovery(object, authMethod: authMethod, into: &result)
-        result.detail = "token_endpoint \(tokenEndpoint)"
+        result.detail = "token_endpoint \(cleaner.url(tokenEndpoint))"
         return (result, Discovery(tokenEndpoint: tokenEndpoint, jwksURI: jwksURI))
     }
 
@@ -218,10 +216,13 @@ public enum ResponseClassifier {
     ]
 
     /// Classifies a token endpoint response (RFC 6749 §5.1 success, §5.2 errors, and the common deviations).
-    public static func token(_ response: TransportResponse, now: Date) -> StepResult {
+    /// `cleaner` knows the credentials sent and, for a 200, the access token received.
+    public static func token(_ response: TransportResponse, now: Date, cleaner: DetailCleaner = DetailCleaner())
+        -> StepResult
+    {
         var result = StepResult(step: .token, outcome: .success, httpStatus: response.status)
         guard response.status == 200 else {
-            return Self.tokenError(response, now: now)
+            return Self.tokenError(response, now: now, cleaner: cleaner)
         }
         let object: [String: Any]
         switch Self.jsonObject(response.body) {
@@ -252,7 +253,7 @@ public enum ResponseClassifier {
             } else if normalized.lowercased() == "bearer:" {
                 result.notes.append("token_type \"\(normalized)\" read as Bearer")
             } else {
-                problems.append("token_type \(Self.quote(type)) is not Bearer")
+                problems.append("token_type \(cleaner.quote(type)) is not Bearer")
             }
         default:
             problems.append("token_type is missing")
@@ -268,14 +269,14 @@ public enum ResponseClassifier {
             if value > 0, value == value.rounded(), value < Double(Int32.max) {
                 result.tokenLifetime = Int(value)
             } else {
-                problems.append("expires_in \(number) is not a positive integer")
+                problems.append("expires_in \(cleaner.quote("\(number)")) is not a positive integer")
             }
         case let text as String:
             if let value = Int(text.trimmingCharacters(in: .whitespaces)), value > 0 {
                 result.tokenLifetime = value
                 result.notes.append("expires_in is a string, not a number")
             } else {
-                problems.append("expires_in \(Self.quote(text)) is not a positive integer")
+                problems.append("expires_in \(cleaner.quote(text)) is not a positive integer")
             }
         case nil:
             problems.append("expires_in is missing")
@@ -299,14 +300,25 @@ public enum ResponseClassifier {
         return Secret(token)
     }
 
-    private static func tokenError(_ response: TransportResponse, now: Date) -> StepResult {
+    /// RFC 6749 §5.2 error codes a detail may name; any other is an ``unregisteredCode``.
+    static let registeredCodes: Set<String> = Set(Self.credentialCodes.keys).union([
+        "scope_invalid", "access_denied", "server_error", "temporarily_unavailable", "invalid_target",
+        "invalid_dpop_proof", "use_dpop_nonce",
+    ])
+
+    /// What a detail says in place of an error code outside ``registeredCodes``.
+    static let unregisteredCode = "(unregistered error code)"
+
+    private static func tokenError(_ response: TransportResponse, now: Date, cleaner: DetailCleaner) -> StepResult {
         let status = response.status
         if status == 429 || status >= 500 || (300..<400).contains(status) {
             return Self.httpFailure(.token, response, now: now)
         }
         var result = StepResult(step: .token, outcome: .http4xx, httpStatus: status)
         if case .success(let object) = Self.jsonObject(response.body), let code = object["error"] as? String {
-            let description = (object["error_description"] as? String).map { ": \(Self.quote($0))" } ?? ""
+            // The code names itself only from the closed set; the description is cleaned and cut.
+            let named = Self.registeredCodes.contains(code) ? code : Self.unregisteredCode
+            let description = (object["error_description"] as? String).map { ": \(cleaner.quote($0))" } ?? ""
             result.conformance.check(.errorCodeRegistered, Self.credentialCodes[code] != nil)
             if let outcome = Self.credentialCodes[code] {
                 result.outcome = outcome
@@ -320,7 +332,7 @@ public enum ResponseClassifier {
             } else {
                 result.outcome = .oauthError
             }
-            result.detail = "HTTP \(status) error=\(Self.quote(code))\(description)"
+            result.detail = "HTTP \(status) error=\(named)\(description)"
             return result
         }
         if status == 401 || status == 403 {
@@ -331,16 +343,5 @@ public enum ResponseClassifier {
         }
         result.detail = "HTTP \(status) without an OAuth error body"
         return result
-    }
-
-    // MARK: - Text
-
-    static func quote(_ text: String) -> String {
-        let printable = String(
-            String.UnicodeScalarView(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F })
-        )
-        let cut =
-            printable.count > Self.maxQuotedLength ? String(printable.prefix(Self.maxQuotedLength)) + "…" : printable
-        return "\"\(cut)\""
     }
 }

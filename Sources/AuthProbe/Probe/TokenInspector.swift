@@ -33,7 +33,8 @@ public enum TokenInspector {
         jwks: String,
         issuer: String,
         expiresIn: Int?,
-        receivedAt: Date
+        receivedAt: Date,
+        cleaner: DetailCleaner = DetailCleaner()
     ) async -> Inspection? {
         guard let header = token.withRawValue(Self.header) else { return nil }
         // The kid must name a published key: jwt-kit would fall back to a default key and hide a key
@@ -58,8 +59,9 @@ public enum TokenInspector {
                 try await keys.add(jwk: try JSONDecoder().decode(JWK.self, from: data))
                 loaded += 1
             } catch {
-                let name = (key["kid"] as? String).map { "kid \($0)" } ?? "a key without kid"
-                unusable.append("\(name) (kty \(key["kty"] as? String ?? "?"))")
+                // kid and kty are the provider's text: cleaned like any other.
+                let name = (key["kid"] as? String).map { "kid \(cleaner.text($0))" } ?? "a key without kid"
+                unusable.append("\(name) (kty \(cleaner.text(key["kty"] as? String ?? "?")))")
             }
         }
         if loaded == 0 {
@@ -82,7 +84,8 @@ public enum TokenInspector {
         }
         var problems: [String] = []
         if claims.iss?.value != issuer {
-            problems.append("iss \(claims.iss.map { "\"\($0.value)\"" } ?? "is missing") is not the issuer")
+            // The claim is the provider's text (a line break in it must not forge a log line): cleaned and cut.
+            problems.append("iss \(claims.iss.map { cleaner.quote($0.value) } ?? "is missing") is not the issuer")
         }
         if let exp = claims.exp?.value, exp < receivedAt.addingTimeInterval(-60) {
             problems.append("exp is in the past")

@@ -29,9 +29,33 @@ public struct LogSink: ProbeResultSink {
         metadata["probe.step"] = "\(failure.step.rawValue)"
         metadata["probe.outcome"] = "\(failure.outcome.label)"
         metadata["probe.scope"] = "\(failure.outcome.scope.rawValue)"
-        metadata["probe.detail"] = "\(failure.detail)"
+        // The detail holds provider text (cleaned by the prober): quoted and escaped, so that no value can break
+        // the line or pass for another key=value pair, and cut like the stored detail.
+        metadata["probe.detail"] = "\(Self.quoted(StepResult.capped(failure.detail)))"
         if let status = failure.httpStatus { metadata["probe.http_status"] = "\(status)" }
         self.logger.info("probe run failed", metadata: metadata)
+    }
+
+    /// `text` as one double-quoted value: `"` and `\\` escaped, line breaks and other controls (C0, DEL, C1, the
+    /// Unicode line separators) written as escapes, so a log line stays one line and its pairs stay its own.
+    public static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if DetailCleaner.isStripped(scalar) {
+                    out += "\\u{\(String(scalar.value, radix: 16))}"
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
     }
 
     private static func milliseconds(_ seconds: Double) -> String {

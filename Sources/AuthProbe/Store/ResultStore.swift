@@ -4,7 +4,7 @@ import GRDB
 /// The one owner of the SQLite database: migrations, inserts, target states, queries and retention.
 ///
 /// Nothing else opens the file or writes SQL. The store never sees a secret: step details are
-/// already sanitized by the prober, and tokens are reduced to their lifetime.
+/// already cleaned by the prober (``DetailCleaner``), and tokens are reduced to their lifetime.
 public struct ResultStore: Sendable {
     private let writer: any DatabaseWriter
 
@@ -205,8 +205,9 @@ public struct ResultStore: Sendable {
         }
     }
 
+    /// The detail and notes as cleaned by the prober, cut to ``StepResult/maxDetailBytes``.
     private static func storedDetail(_ step: StepResult) -> String {
-        step.notes.isEmpty ? step.detail : "\(step.detail) [\(step.notes.joined(separator: "; "))]"
+        step.summary
     }
 
     private static func encode(_ state: TargetState) throws -> String {
