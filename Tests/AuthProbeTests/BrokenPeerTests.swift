@@ -15,12 +15,12 @@ struct BrokenPeerTests {
     @Test("a broken peer on the discovery URL gives a transport outcome", arguments: BrokenPeerTests.cases)
     func brokenPeer(_ name: String, _ reply: String, _ expected: Outcome) async throws {
         let server = try await RawTCPServer.start(reply: Array(reply.utf8))
-        let environment = TestTargets.environment(issuer: "http://127.0.0.1:\(server.port)", timeout: .seconds(2))
+        let environment = TestTargets.environment(issuer: "http://127.0.0.1:\(server.port)", timeout: .seconds(5))
         let result = try await TestTargets.prober()
             .probe(ProbeTarget(environment: environment, client: environment.clients[0]))
         await server.close()
         #expect(result.steps.count == 1, "\(name)")
         #expect(result.steps.first?.outcome == expected, "\(name): \(result.steps.first?.detail ?? "")")
-        #expect((result.steps.first?.timings.total ?? .seconds(9)) < .seconds(2), "\(name): no hang")
+        #expect((result.steps.first?.timings.total ?? .seconds(9)) < .seconds(4), "\(name): no hang before the 5 s deadline")
     }
 }

@@ -42,7 +42,8 @@ struct ProviderDocumentFuzzTests {
 
     @Test("boundary bodies give a classified result, never a trap", arguments: Self.boundaryBodies.indices)
     func boundary(_ index: Int) {
-        for status in [200, 400, 401, 429, 503] {
+        // 200 parses every document; 401 parses the token endpoint's error body.
+        for status in [200, 401] {
             for result in Self.classify(Array(Self.boundaryBodies[index].utf8), status: status) {
                 if status != 200 { #expect(result.outcome != .success) }
                 #expect(result.detail.utf8.count < 4096, "a detail stays bounded")
@@ -58,7 +59,7 @@ struct ProviderDocumentFuzzTests {
             "\"expires_in\"", "\"access_token\"", "\"token_type\"", "\"keys\"", "\"error\"", "\"issuer\"", "\\u0000",
             "\u{ff}", "é",
         ]
-        for _ in 0..<3_000 {
+        for _ in 0..<1_000 {
             let count = Int(generator.next() % 40)
             var text = ""
             for _ in 0..<count { text += fragments[Int(generator.next() % UInt64(fragments.count))] }
@@ -96,8 +97,12 @@ struct ProviderDocumentFuzzTests {
             #"{"alg":"ES256","kid":"\#(String(repeating: "k", count: 100_000))"}"#,
         ]
         var tokens: [String] = ["", ".", "..", "a.b.c", String(repeating: "A", count: 1 << 20)]
-        for header in headers {
-            for claim in claims { tokens.append("\(b64(header)).\(b64(claim)).\(b64("signature"))") }
+        // Every header with every claim set, except that the megabyte ones meet only the plainest partner.
+        for (h, header) in headers.enumerated() {
+            for (c, claim) in claims.enumerated() where h == 0 || c == 0 || (header.count < 1000 && claim.count < 1000)
+            {
+                tokens.append("\(b64(header)).\(b64(claim)).\(b64("signature"))")
+            }
         }
         // A correctly signed token whose claims are absurd.
         struct Absurd: JWTPayload {
@@ -114,7 +119,8 @@ struct ProviderDocumentFuzzTests {
         let jwks = #"{"keys":[\#(try TokenInspectionTests.jwk(key, kid: "k1"))]}"#
         let signed = tokens.count - 1
         for (index, token) in tokens.enumerated() {
-            for expiresIn in [nil, 1, Int.max, Int.min] {
+            // Megabyte tokens once; the others with every expires_in boundary.
+            for expiresIn in token.utf8.count > 100_000 ? [Int.max] : [nil, 1, Int.max, Int.min] {
                 let inspection = await TokenInspector.inspect(
                     token: Secret(token),
                     jwks: jwks,

@@ -7,7 +7,7 @@ enum TestTargets {
 
     static func environment(
         issuer: String,
-        timeout: Duration = .seconds(2),
+        timeout: Duration = .seconds(5),
         interval: Duration = .seconds(5),
         clients: [ClientConfig]? = nil
     ) -> EnvironmentConfig {
@@ -28,7 +28,7 @@ enum TestTargets {
         ClientConfig(name: name, clientID: id, secret: self.secret, authMethod: authMethod, scope: "read write")
     }
 
-    static func target(_ provider: FakeProvider, timeout: Duration = .seconds(2)) -> ProbeTarget {
+    static func target(_ provider: FakeProvider, timeout: Duration = .seconds(5)) -> ProbeTarget {
         let environment = self.environment(issuer: provider.issuer, timeout: timeout)
         return ProbeTarget(environment: environment, client: environment.clients[0])
     }
