@@ -14,19 +14,26 @@ public struct Monitor: Sendable {
     public let metrics: MonitorMetrics
     public let services: [any Service]
 
-    /// Raises the file-descriptor limit, opens the store, restores the targets' states and wires the services.
-    /// `serverLimits` bound the HTTP endpoint's clients; `onServerRunning` receives the port the HTTP server bound.
+    /// Raises the file-descriptor limit, opens the store (waiting up to `storeLockWait` for a database another
+    /// process holds locked), restores the targets' states and wires the services. `serverLimits` bound the
+    /// HTTP endpoint's clients; `onServerRunning` receives the port the HTTP server bound.
     public static func build(
         config: MonitorConfig,
         logger: Logger,
         transport: (any HTTPTransport)? = nil,
         serverLimits: ServerLimits = ServerLimits(),
+        storeLockWait: Duration = .seconds(60),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> Monitor {
         let serverLimits = Self.fittingDescriptors(serverLimits, concurrency: config.concurrency, logger: logger)
-        let store = try ResultStore.open(path: config.database)
+        let store = try await ResultStore.open(path: config.database, lockWait: storeLockWait, logger: logger)
         let targets = config.targets
-        let states = try await Self.restoredStates(store: store, targets: targets, logger: logger)
+        let states: [TargetKey: TargetState]
+        do {
+            states = try await Self.restoredStates(store: store, targets: targets, logger: logger)
+        } catch {
+            throw StoreError.cannotRead(config.database, "\(error)")
+        }
         let metrics = MonitorMetrics(targets: targets, location: config.location)
         metrics.restore(Array(states.values))
         let writer = StoreWriter(store: store, path: config.database, logger: logger)
