@@ -14,17 +14,26 @@ public struct Monitor: Sendable {
     public let metrics: MonitorMetrics
     public let services: [any Service]
 
-    /// Opens the store, restores the targets' states and wires the services.
-    /// `onServerRunning` receives the port the HTTP server bound.
+    /// Raises the file-descriptor limit, opens the store (waiting up to `storeLockWait` for a database another
+    /// process holds locked), restores the targets' states and wires the services. `serverLimits` bound the
+    /// HTTP endpoint's clients; `onServerRunning` receives the port the HTTP server bound.
     public static func build(
         config: MonitorConfig,
         logger: Logger,
         transport: (any HTTPTransport)? = nil,
+        serverLimits: ServerLimits = ServerLimits(),
+        storeLockWait: Duration = .seconds(60),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> Monitor {
-        let store = try ResultStore.open(path: config.database)
+        let serverLimits = Self.fittingDescriptors(serverLimits, concurrency: config.concurrency, logger: logger)
+        let store = try await ResultStore.open(path: config.database, lockWait: storeLockWait, logger: logger)
         let targets = config.targets
-        let states = try await Self.restoredStates(store: store, targets: targets, logger: logger)
+        let states: [TargetKey: TargetState]
+        do {
+            states = try await Self.restoredStates(store: store, targets: targets, logger: logger)
+        } catch {
+            throw StoreError.cannotRead(config.database, "\(error)")
+        }
         let metrics = MonitorMetrics(targets: targets, location: config.location)
         metrics.restore(Array(states.values))
         let writer = StoreWriter(store: store, path: config.database, logger: logger)
@@ -55,6 +64,7 @@ public struct Monitor: Sendable {
         let server = MonitorServer.application(
             metrics: metrics,
             listen: config.listen,
+            limits: serverLimits,
             logger: logger,
             readiness: {
                 if writer.health.failing { return "the database \(config.database) cannot be written" }
@@ -74,6 +84,36 @@ public struct Monitor: Sendable {
             metrics: metrics,
             services: [server, writer, retention, scheduler]
         )
+    }
+
+    /// Raises the soft file-descriptor limit to the hard one and returns `limits` with at most as many endpoint
+    /// connections as leave every probe run its descriptor: the endpoint's clients can never starve probing.
+    static func fittingDescriptors(_ limits: ServerLimits, concurrency: Int, logger: Logger) -> ServerLimits {
+        guard let descriptors = FileDescriptorLimit.raiseSoftLimit() else {
+            logger.warning("cannot read the file-descriptor limit; the endpoint's connection limit is kept")
+            return limits
+        }
+        var fitted = limits
+        fitted.maxConnections = descriptors.serverConnections(
+            wanted: limits.maxConnections,
+            probeConcurrency: concurrency
+        )
+        let needed = limits.maxConnections + concurrency + FileDescriptorLimit.reserve
+        let metadata: Logger.Metadata = [
+            "fd.soft": "\(descriptors.soft)",
+            "fd.hard": "\(descriptors.hard)",
+            "fd.needed": "\(needed)",
+            "server.max_connections": "\(fitted.maxConnections)",
+            "server.idle_timeout_s": "\(Durations.seconds(fitted.idleTimeout))",
+            "probe.concurrency": "\(concurrency)",
+        ]
+        if descriptors.soft < needed {
+            // Probing keeps its headroom; the endpoint takes fewer clients. Raise LimitNOFILE to restore it.
+            logger.warning("the file-descriptor limit is low: fewer connections to the endpoint", metadata: metadata)
+        } else {
+            logger.info("file descriptors", metadata: metadata)
+        }
+        return fitted
     }
 
     /// The states of the configured targets, restricted to the steps they still probe.

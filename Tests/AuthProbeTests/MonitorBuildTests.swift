@@ -13,7 +13,7 @@ struct MonitorBuildTests {
         let database = directory.appendingPathComponent("authprobe.sqlite").path
         let key = TargetKey(environment: "prod", client: "svc")
         do {
-            let store = try ResultStore.open(path: database)
+            let store = try await ResultStore.open(path: database)
             var rotated = ResultStoreTests.run(key, at: 160, ResultStoreTests.rejected, keys: 2)
             rotated.steps[1].jwksFingerprint = "new-key"
             var first = ResultStoreTests.run(key, at: 100, ResultStoreTests.healthy, lifetime: 900, keys: 1)

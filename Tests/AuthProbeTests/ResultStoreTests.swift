@@ -301,7 +301,7 @@ struct ResultStoreTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("nested/authprobe.sqlite").path
         do {
-            let store = try ResultStore.open(path: path)
+            let store = try await ResultStore.open(path: path)
             try await Self.record(store, Self.run(at: 5, Self.rejected))
             // The database describes credentials: authprobe's user only, the WAL too.
             for file in [path, path + "-wal"] {
@@ -312,7 +312,7 @@ struct ResultStoreTests {
         let mode = try await DatabaseQueue(path: path).read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
 
-        let reopened = try ResultStore.open(path: path)
+        let reopened = try await ResultStore.open(path: path)
         #expect(try await reopened.recent().count == 3)
         #expect(try await Self.state(reopened)?.steps[.token]?.consecutiveFailures == 1)
     }

@@ -397,6 +397,10 @@ public struct NIOHTTPTransport: HTTPTransport {
         #endif
         var list: UnsafeMutablePointer<addrinfo>?
         let status = Foundation.getaddrinfo(host, String(port), &hints, &list)
+        let code = errno
+        if status == EAI_SYSTEM, let exhausted = Self.localExhaustion(code, doing: "resolve \(host)") {
+            throw exhausted
+        }
         guard status == 0, let first = list else {
             throw TransportFailure(
                 outcome: .dnsError,
@@ -443,7 +447,7 @@ public struct NIOHTTPTransport: HTTPTransport {
         return failure
     }
 
-    private static func classifyConnect(_ error: any Error, address: String) -> TransportFailure {
+    static func classifyConnect(_ error: any Error, address: String) -> TransportFailure {
         if let channelError = error as? ChannelError, case .connectTimeout = channelError {
             return TransportFailure(
                 outcome: .connectTimeout,
@@ -451,6 +455,9 @@ public struct NIOHTTPTransport: HTTPTransport {
             )
         }
         if let ioError = error as? IOError {
+            if let exhausted = Self.localExhaustion(ioError.errnoCode, doing: "open a connection to \(address)") {
+                return exhausted
+            }
             switch ioError.errnoCode {
             case ECONNREFUSED:
                 return TransportFailure(outcome: .connectRefused, detail: "connection refused by \(address)")
@@ -464,6 +471,16 @@ public struct NIOHTTPTransport: HTTPTransport {
             }
         }
         return TransportFailure(outcome: .connectionError, detail: "cannot connect to \(address): \(error)")
+    }
+
+    /// authprobe's own fault when `code` says the process or the system is out of descriptors or buffers: a
+    /// probe failing for it must not read as the provider's outage.
+    static func localExhaustion(_ code: Int32, doing action: String) -> TransportFailure? {
+        guard [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(code) else { return nil }
+        return TransportFailure(
+            outcome: .localResourceExhausted,
+            detail: "authprobe cannot \(action): \(String(cString: strerror(code))) (see LimitNOFILE)"
+        )
     }
 
     /// `127.0.0.1:443` or `[::1]:443`.

@@ -229,7 +229,8 @@ struct StateRenderer {
         self.out.family(
             "authprobe_step_results_total",
             "counter",
-            "Step results by outcome and scope (who has to act: credential, provider, request, api; none for success)."
+            "Step results by outcome and scope (who has to act: credential, provider, request, api, authprobe; "
+                + "none for success)."
         )
         for entry in counted {
             // Success exists from the start at 0, so rates and ratios have a series before the first result.

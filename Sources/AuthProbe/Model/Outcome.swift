@@ -18,6 +18,11 @@ public enum Outcome: String, Sendable, CaseIterable, Codable {
     /// The configured HTTP proxy could not be reached or refused to open the tunnel.
     case proxyError = "proxy_error"
 
+    // authprobe itself
+    /// authprobe ran out of file descriptors (EMFILE, ENFILE) or socket buffers opening the connection or
+    /// looking up the name: its own fault, never the provider's.
+    case localResourceExhausted = "local_resource_exhausted"
+
     // HTTP
     case http4xx = "http_4xx"
     case http5xx = "http_5xx"
@@ -72,6 +77,8 @@ public enum Outcome: String, Sendable, CaseIterable, Codable {
             return .request
         case .apiRejected, .apiError:
             return .api
+        case .localResourceExhausted:
+            return .authprobe
         default:
             return .provider
         }
@@ -90,4 +97,7 @@ public enum OutcomeScope: String, Sendable {
     case request
     /// The protected API refused or failed the call.
     case api
+    /// authprobe itself could not make the request (out of file descriptors): fix the monitor's host, not the
+    /// provider.
+    case authprobe
 }

@@ -24,9 +24,11 @@ extension TargetState {
             if step.succeeded {
                 entry.lastSuccess = time
                 entry.consecutiveFailures = 0
-            } else {
+            } else if step.outcome.scope != .authprobe {
                 entry.consecutiveFailures = min(entry.consecutiveFailures, Int.max - 1) + 1
             }
+            // authprobe's own failure (out of file descriptors) did not measure the provider: its streak of
+            // failures, which the provider-outage alert counts, neither grows nor ends.
             self.steps[step.step] = entry
 
             if let notAfter = step.tlsCertificateExpiry { self.tlsExpiry[step.step] = notAfter }

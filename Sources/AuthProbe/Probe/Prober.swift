@@ -293,6 +293,10 @@ public struct Prober: Sendable {
         var result = StepResult(step: .api, outcome: .success, timings: exchange.timings, notes: hops)
         result.tlsCertificateExpiry = exchange.certificateNotAfter
         switch exchange.result {
+        case .failure(let failure) where failure.outcome.scope == .authprobe:
+            // authprobe's own fault stays its own: not the API's either.
+            result.outcome = failure.outcome
+            result.detail = failure.detail
         case .failure(let failure):
             result.outcome = .apiError
             result.detail = "\(failure.outcome.label): \(failure.detail)"

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 
 /// One structured log line per run: a constant message, the data in dotted metadata.
-/// Provider failures are expected events (info); success is debug.
+/// Provider failures are expected events (info); authprobe's own faults are errors; success is debug.
 public struct LogSink: ProbeResultSink {
     let logger: Logger
 
@@ -33,7 +33,9 @@ public struct LogSink: ProbeResultSink {
         // the line or pass for another key=value pair, and cut like the stored detail.
         metadata["probe.detail"] = "\(Self.quoted(StepResult.capped(failure.detail)))"
         if let status = failure.httpStatus { metadata["probe.http_status"] = "\(status)" }
-        self.logger.info("probe run failed", metadata: metadata)
+        // Provider failures are expected events; authprobe's own (out of file descriptors) needs its operator.
+        let level: Logger.Level = failure.outcome.scope == .authprobe ? .error : .info
+        self.logger.log(level: level, "probe run failed", metadata: metadata)
     }
 
     /// `text` as one double-quoted value: `"` and `\\` escaped, line breaks and other controls (C0, DEL, C1, the

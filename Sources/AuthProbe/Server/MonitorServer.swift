@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import NIOPosix
@@ -48,19 +49,27 @@ public enum MonitorServer {
         return router
     }
 
-    /// The application service bound to `listen`. `onServerRunning` receives the bound port (useful with port 0).
+    /// The application service bound to `listen`, within `limits`. `onServerRunning` receives the bound port
+    /// (useful with port 0).
     public static func application(
         metrics: MonitorMetrics,
         listen: ListenAddress,
+        limits: ServerLimits = ServerLimits(),
         logger: Logger,
         readiness: @escaping @Sendable () -> String? = { nil },
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some Service {
         Application(
             router: self.router(metrics: metrics, readiness: readiness),
+            // Hummingbird's idle timer restarts only on a complete request part, so it also closes a connection
+            // that trickles its request head and never finishes it.
+            server: .http1(configuration: HTTP1Channel.Configuration(idleTimeout: TimeAmount(limits.idleTimeout))),
             configuration: ApplicationConfiguration(
                 address: .hostname(listen.host, port: listen.port),
-                serverName: "authprobe"
+                serverName: "authprobe",
+                backlog: limits.backlog,
+                // At the limit the server stops accepting; the kernel queues the next ones.
+                availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections, logger: logger)
             ),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? listen.port) },
             eventLoopGroupProvider: .shared(Self.eventLoopGroup),

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 
 /// The one owner of the SQLite database: migrations, inserts, target states, queries and retention.
 ///
@@ -14,25 +15,95 @@ public struct ResultStore: Sendable {
         try Self.migrator.migrate(writer)
     }
 
-    /// Opens (creating if needed) the database file in WAL mode.
-    public static func open(path: String) throws -> ResultStore {
-        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    /// Opens (creating if needed) the database file in WAL mode and migrates it.
+    ///
+    /// A database another process holds locked (a backup, an `sqlite3` shell, an authprobe still stopping) is
+    /// retried for up to `lockWait`, with a log line every few seconds, before giving up. Every failure is a
+    /// ``StoreError`` that names `path`.
+    public static func open(
+        path: String,
+        lockWait: Duration = .seconds(60),
+        logger: Logger = Logger(label: "authprobe.store")
+    ) async throws -> ResultStore {
+        do {
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError.cannotOpen(path, error.localizedDescription)
+        }
         // The database describes credentials: readable by authprobe's user only. SQLite gives the -wal and -shm
         // files the main file's permissions.
         if !FileManager.default.fileExists(atPath: path) {
             _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
         }
         var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
+        // SQLite waits on a lock this long before an attempt fails (each attempt at start, then every write):
+        // 5 s, or half the wait when that is shorter, so that a short wait still logs before it gives up.
+        let busySeconds = min(5, Durations.seconds(lockWait) / 2)
+        configuration.busyMode = .timeout(max(busySeconds, 0.01))
         configuration.prepareDatabase { db in
             // WAL with synchronous=NORMAL: no fsync per probe result; a power loss may lose the last results,
             // never corrupt the database.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
-        // A pool runs in WAL mode: scrapes and reports read while probes write.
-        let pool = try DatabasePool(path: path, configuration: configuration)
-        return try ResultStore(writer: pool)
+        let settings = configuration
+        let clock = ContinuousClock()
+        let start = clock.now
+        var lastLog: ContinuousClock.Instant?
+        while true {
+            do {
+                // On a thread of its own: SQLite waits on a lock by sleeping, which must not hold up one of the
+                // few threads that run every task of the process.
+                return try await Self.onOwnThread {
+                    // A pool runs in WAL mode: scrapes and reports read while probes write.
+                    let pool = try DatabasePool(path: path, configuration: settings)
+                    do {
+                        return try ResultStore(writer: pool)
+                    } catch let error where !Self.isLocked(error) {
+                        throw StoreError.cannotMigrate(path, Self.reason(error))
+                    }
+                }
+            } catch let error as StoreError {
+                throw error
+            } catch let error where Self.isLocked(error) {
+                let waited = start.duration(to: clock.now)
+                guard waited < lockWait else {
+                    throw StoreError.locked(path, "still locked after \(Int(Durations.seconds(waited).rounded())) s")
+                }
+                if lastLog.map({ $0.duration(to: clock.now) >= .seconds(4) }) ?? true {
+                    lastLog = clock.now
+                    logger.warning(
+                        "database is locked by another process; retrying",
+                        metadata: [
+                            "store.path": "\(path)",
+                            "store.waited_s": "\(Int(Durations.seconds(waited)))",
+                            "store.limit_s": "\(Int(Durations.seconds(lockWait)))",
+                        ]
+                    )
+                }
+                try await Task.sleep(for: .milliseconds(200))
+            } catch {
+                throw StoreError.cannotOpen(path, Self.reason(error))
+            }
+        }
+    }
+
+    /// Runs blocking `body` on a new thread.
+    private static func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+
+    /// SQLite's "another connection holds the lock" answers.
+    private static func isLocked(_ error: any Error) -> Bool {
+        guard let error = error as? DatabaseError else { return false }
+        return error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        if let error = error as? DatabaseError { return error.message ?? "\(error.resultCode)" }
+        return "\(error)"
     }
 
     /// Migrations are append-only: never edit one that has shipped.
