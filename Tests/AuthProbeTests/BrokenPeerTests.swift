@@ -21,6 +21,9 @@ struct BrokenPeerTests {
         await server.close()
         #expect(result.steps.count == 1, "\(name)")
         #expect(result.steps.first?.outcome == expected, "\(name): \(result.steps.first?.detail ?? "")")
-        #expect((result.steps.first?.timings.total ?? .seconds(9)) < .seconds(4), "\(name): no hang before the 5 s deadline")
+        #expect(
+            (result.steps.first?.timings.total ?? .seconds(9)) < .seconds(4),
+            "\(name): no hang before the 5 s deadline"
+        )
     }
 }

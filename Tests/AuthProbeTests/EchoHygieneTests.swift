@@ -125,7 +125,7 @@ struct EchoHygieneTests {
             let work = try Checkout.temporaryDirectory("echo-hygiene")
             defer { try? FileManager.default.removeItem(at: work) }
             let path = work.appendingPathComponent("authprobe.sqlite").path
-            let store = try ResultStore.open(path: path)
+            let store = try await ResultStore.open(path: path)
             try await store.insert(result, state: state)
             texts += try await store.recent().map(\.detail)
             let files = try FileManager.default.contentsOfDirectory(atPath: work.path)
