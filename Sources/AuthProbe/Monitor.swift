@@ -143,15 +143,10 @@ public struct Monitor: Sendable {
         return states
     }
 
-    /// Runs until SIGTERM or SIGINT, then stops gracefully.
+    /// Runs until SIGTERM, SIGINT or SIGQUIT, then stops gracefully. `authprobe run` uses
+    /// ``runReloading(configPath:config:loader:logger:onServerRunning:)``, which also reloads on SIGHUP.
     public func run(logger: Logger) async throws {
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: self.services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
+        let group = self.serviceGroup(logger: logger, gracefulShutdownSignals: Self.stopSignals)
         try await Self.explainingBindFailure(listen: self.config.listen) { try await group.run() }
     }
 

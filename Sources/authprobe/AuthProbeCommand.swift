@@ -57,7 +57,12 @@ func loadConfig(_ path: String, readSecrets: Bool = true) throws -> MonitorConfi
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run the monitor: probe on schedule, record to SQLite, serve /metrics."
+        abstract: "Run the monitor: probe on schedule, record to SQLite, serve /metrics.",
+        discussion: """
+            SIGTERM, SIGINT and SIGQUIT stop it gracefully: runs in flight finish and every result is written. \
+            SIGHUP reloads the configuration file: a file with problems is refused (they are logged) and the \
+            running configuration goes on; a valid one replaces it without losing state or history.
+            """
     )
 
     @Option(help: "Configuration file (YAML).")
@@ -68,10 +73,14 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = self.common.makeLogger()
         let config = try loadConfig(self.config)
-        let monitor = try await Monitor.build(config: config, logger: logger) { port in
+        try await Monitor.runReloading(
+            configPath: self.config,
+            config: config,
+            loader: ConfigLoader(),
+            logger: logger
+        ) { config, port in
             logger.info("serving metrics", metadata: ["http.address": "\(config.listen.host):\(port)"])
         }
-        try await monitor.run(logger: logger)
     }
 }
 

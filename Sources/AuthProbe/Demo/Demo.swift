@@ -39,7 +39,8 @@ public enum Demo {
         return (provider, MonitorConfig(listen: listen, database: database, environments: [environment]))
     }
 
-    /// Runs provider and monitor until SIGINT/SIGTERM; `announce` receives the metrics URL once it answers.
+    /// Runs provider and monitor until SIGINT, SIGTERM or SIGQUIT; `announce` receives the metrics URL once it
+    /// answers.
     public static func run(
         listen: ListenAddress,
         database: String,
@@ -56,7 +57,7 @@ public enum Demo {
                 services: ([provider.application(logger: logger)] + monitor.services).map {
                     ServiceGroupConfiguration.ServiceConfiguration(service: $0)
                 },
-                gracefulShutdownSignals: [.sigterm, .sigint],
+                gracefulShutdownSignals: Monitor.stopSignals,
                 logger: logger
             )
         )
