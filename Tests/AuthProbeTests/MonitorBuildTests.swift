@@ -37,7 +37,7 @@ struct MonitorBuildTests {
         )
         let expected = [
             #"authprobe_up{environment="prod",client="svc"} 0.0"#,
-            #"authprobe_consecutive_failures{environment="prod",client="svc",step="token"} 2"#,
+            #"authprobe_consecutive_failures{environment="prod",client="svc",step="token"} 2.0"#,
             #"authprobe_last_success_timestamp_seconds{environment="prod",client="svc",step="token"} 100.0"#,
             #"authprobe_step_last_attempt_timestamp_seconds{environment="prod",client="svc",step="token"} 220.0"#,
             #"authprobe_step_success{environment="prod",client="svc",step="token"} 0.0"#,

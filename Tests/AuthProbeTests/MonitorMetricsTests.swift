@@ -79,7 +79,7 @@ struct MonitorMetricsTests {
             #"authprobe_step_last_attempt_timestamp_seconds{environment="prod",client="svc",step="token"} 1700000000.0"#,
             #"authprobe_step_results_total{environment="prod",client="svc",step="token",outcome="success",scope="none"} 1"#,
             #"authprobe_step_results_total{environment="prod",step="jwks",outcome="success",scope="none"} 1"#,
-            #"authprobe_consecutive_failures{environment="prod",client="svc",step="token"} 0"#,
+            #"authprobe_consecutive_failures{environment="prod",client="svc",step="token"} 0.0"#,
             #"authprobe_last_success_timestamp_seconds{environment="prod",client="svc",step="token"} 1700000000.0"#,
             #"authprobe_token_lifetime_seconds{environment="prod",client="svc"} 3600"#,
             #"authprobe_jwks_keys{environment="prod"} 2"#,
@@ -109,7 +109,7 @@ struct MonitorMetricsTests {
         for line in [
             #"authprobe_up{environment="prod",client="svc"} 0.0"#,
             #"authprobe_step_success{environment="prod",client="svc",step="token"} 0.0"#,
-            #"authprobe_consecutive_failures{environment="prod",client="svc",step="token"} 2"#,
+            #"authprobe_consecutive_failures{environment="prod",client="svc",step="token"} 2.0"#,
             #"authprobe_last_success_timestamp_seconds{environment="prod",client="svc",step="token"} 100.0"#,
             #"authprobe_step_results_total{environment="prod",client="svc",step="token",outcome="invalid_client",scope="credential"} 2"#,
             #"authprobe_step_results_total{environment="prod",client="svc",step="token",outcome="success",scope="none"} 1"#,
@@ -120,7 +120,7 @@ struct MonitorMetricsTests {
         }
         runs.append(Self.result(.success, at: 280))
         lines = Self.lines(runs)
-        #expect(lines.contains(#"authprobe_consecutive_failures{environment="prod",client="svc",step="token"} 0"#))
+        #expect(lines.contains(#"authprobe_consecutive_failures{environment="prod",client="svc",step="token"} 0.0"#))
         #expect(lines.contains(#"authprobe_up{environment="prod",client="svc"} 1.0"#))
     }
 
@@ -131,7 +131,7 @@ struct MonitorMetricsTests {
         ])
         #expect(lines.contains(#"authprobe_up{environment="prod",client="svc"} 0.0"#))
         #expect(lines.contains(#"authprobe_step_success{environment="prod",step="discovery"} 0.0"#))
-        #expect(lines.contains(#"authprobe_consecutive_failures{environment="prod",step="discovery"} 2"#))
+        #expect(lines.contains(#"authprobe_consecutive_failures{environment="prod",step="discovery"} 2.0"#))
         // Token and JWKS were not attempted: no success gauge, no duration, no verification...
         for family in ["step_success", "step_last_duration_seconds", "step_duration_seconds"] {
             #expect(
@@ -207,7 +207,7 @@ struct MonitorMetricsTests {
         let lines = Set(metrics.exposition.split(separator: "\n").map(String.init))
         for line in [
             #"authprobe_up{environment="prod",client="svc"} 0.0"#,
-            #"authprobe_consecutive_failures{environment="prod",client="svc",step="token"} 7"#,
+            #"authprobe_consecutive_failures{environment="prod",client="svc",step="token"} 7.0"#,
             #"authprobe_last_success_timestamp_seconds{environment="prod",client="svc",step="token"} 50.0"#,
             #"authprobe_step_success{environment="prod",step="discovery"} 1.0"#,
             #"authprobe_token_lifetime_seconds{environment="prod",client="svc"} 3600"#,

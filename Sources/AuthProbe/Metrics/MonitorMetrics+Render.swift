@@ -122,32 +122,16 @@ struct StateRenderer {
         }
 
         let current = self.entries(currentOnly: true)
-        self.out.family(
+        self.stepGauge(
             "authprobe_step_success",
-            "gauge",
-            "1 if the latest attempt of the step succeeded, else 0. Absent while an earlier step of the latest run failed."
-        )
-        for entry in current {
-            self.out.sample(
-                "authprobe_step_success",
-                entry.labels,
-                ["step": entry.step.rawValue],
-                entry.state.outcome == .success ? 1 : 0
-            )
-        }
-        self.out.family(
+            "1 if the latest attempt of the step succeeded, else 0. Absent while an earlier step of the latest run failed.",
+            current
+        ) { $0.outcome == .success ? 1 : 0 }
+        self.stepGauge(
             "authprobe_step_last_duration_seconds",
-            "gauge",
-            "Duration of the latest attempt of the step, from the lookup to the body's end (or the failure)."
-        )
-        for entry in current {
-            self.out.sample(
-                "authprobe_step_last_duration_seconds",
-                entry.labels,
-                ["step": entry.step.rawValue],
-                Durations.seconds(entry.state.timings.total)
-            )
-        }
+            "Duration of the latest attempt of the step, from the lookup to the body's end (or the failure).",
+            current
+        ) { Durations.seconds($0.timings.total) }
         self.out.family(
             "authprobe_step_duration_seconds",
             "gauge",
@@ -170,45 +154,32 @@ struct StateRenderer {
     /// What stays when a step is not attempted: when it last was, last succeeded, and failures since.
     private mutating func renderHistory() {
         let all = self.entries(currentOnly: false)
-        self.out.family(
+        self.stepGauge(
             "authprobe_step_last_attempt_timestamp_seconds",
-            "gauge",
-            "Unix time of the run of the latest attempt of the step."
-        )
-        for entry in all {
-            self.out.sample(
-                "authprobe_step_last_attempt_timestamp_seconds",
-                entry.labels,
-                ["step": entry.step.rawValue],
-                entry.state.lastAttempt.timeIntervalSince1970
-            )
-        }
-        self.out.family(
+            "Unix time of the run of the latest attempt of the step.",
+            all
+        ) { $0.lastAttempt.timeIntervalSince1970 }
+        self.stepGauge(
             "authprobe_last_success_timestamp_seconds",
-            "gauge",
-            "Unix time of the run of the latest successful attempt of the step."
-        )
-        for entry in all {
-            guard let lastSuccess = entry.state.lastSuccess else { continue }
-            self.out.sample(
-                "authprobe_last_success_timestamp_seconds",
-                entry.labels,
-                ["step": entry.step.rawValue],
-                lastSuccess.timeIntervalSince1970
-            )
+            "Unix time of the run of the latest successful attempt of the step.",
+            all
+        ) { $0.lastSuccess?.timeIntervalSince1970 }
+        self.stepGauge("authprobe_consecutive_failures", "Failed attempts of the step since its last success.", all) {
+            Double($0.consecutiveFailures)
         }
-        self.out.family(
-            "authprobe_consecutive_failures",
-            "gauge",
-            "Failed attempts of the step since its last success."
-        )
-        for entry in all {
-            self.out.sample(
-                "authprobe_consecutive_failures",
-                entry.labels,
-                ["step": entry.step.rawValue],
-                count: entry.state.consecutiveFailures
-            )
+    }
+
+    /// One gauge family with a series per step entry; `value` nil leaves the entry out.
+    private mutating func stepGauge(
+        _ name: String,
+        _ help: String,
+        _ entries: [Entry],
+        _ value: (StepState) -> Double?
+    ) {
+        self.out.family(name, "gauge", help)
+        for entry in entries {
+            guard let value = value(entry.state) else { continue }
+            self.out.sample(name, entry.labels, ["step": entry.step.rawValue], value)
         }
     }
 
