@@ -42,16 +42,7 @@ import Testing
         in scratch: Scratch,
         environment: [String: String] = ConfigLoaderTests.environment
     ) -> [String] {
-        do {
-            _ = try ConfigLoader(environment: environment).load(path: path)
-            Issue.record("\(path) loaded, but it is invalid")
-            return []
-        } catch let error as ConfigValidationError {
-            return error.errors.map { $0.description.replacingOccurrences(of: scratch.directory.path + "/", with: "") }
-        } catch {
-            Issue.record("\(path) threw \(error), not a ConfigValidationError")
-            return []
-        }
+        ConfigLoaderTests.errorLines(loading: path, relativeTo: scratch.directory.path, environment: environment)
     }
 
     /// One environment with one client whose secret comes from `secretFile`.

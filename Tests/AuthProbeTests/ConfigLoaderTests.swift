@@ -39,14 +39,23 @@ import Testing
 
     /// The error lines of a fixture that must not load, with paths made relative to `Fixtures/config`.
     static func errorLines(_ fixture: String) -> [String] {
+        self.errorLines(loading: self.fixtures.appendingPathComponent(fixture).path, relativeTo: self.fixtures.path)
+    }
+
+    /// The `check-config` lines of the file at `path`, which must not load, with `directory` cut from them.
+    static func errorLines(
+        loading path: String,
+        relativeTo directory: String,
+        environment: [String: String] = Self.environment
+    ) -> [String] {
         do {
-            _ = try self.load(fixture)
-            Issue.record("\(fixture) loaded, but it is invalid")
+            _ = try ConfigLoader(environment: environment).load(path: path)
+            Issue.record("\(path) loaded, but it is invalid")
             return []
         } catch let error as ConfigValidationError {
-            return error.errors.map { $0.description.replacingOccurrences(of: self.fixtures.path + "/", with: "") }
+            return error.errors.map { $0.description.replacingOccurrences(of: directory + "/", with: "") }
         } catch {
-            Issue.record("\(fixture) threw \(error), not a ConfigValidationError")
+            Issue.record("\(path) threw \(error), not a ConfigValidationError")
             return []
         }
     }
