@@ -199,7 +199,9 @@ public enum ResponseClassifier {
                 result.detail = "\(valid.count) keys"
             }
             result.jwksKeys = valid.count
-            result.jwksFingerprint = valid.map { ($0["kid"] as? String) ?? "(no kid)" }.sorted().joined(separator: ",")
+            // Only a fixed-size digest of the key ids is kept: a JWKS can name megabytes of them.
+            let kids = valid.map { ($0["kid"] as? String) ?? "(no kid)" }.sorted().joined(separator: ",")
+            result.jwksFingerprint = String(TargetState.digest(kids), radix: 16)
         }
         return result
     }
