@@ -23,7 +23,7 @@ public struct StepResult: Sendable {
     /// Token step with a JWT access token: whether its signature was verified against the JWKS (false when no
     /// published key could be used). nil for opaque tokens and when inspection is turned off.
     public var tokenVerified: Bool?
-    /// Identity of the key set (its sorted key ids) of a JWKS step, to notice rotations.
+    /// Identity of the key set of a JWKS step (a fixed-size digest of its sorted key ids), to notice rotations.
     public var jwksFingerprint: String?
     /// The specification checks this step made and the provider's violations.
     public var conformance = ConformanceReport()
