@@ -284,4 +284,21 @@ struct DetailLimitTests {
             #expect(withholding.scrub("HTTP 401 error=invalid_client") == "HTTP 401 error=invalid_client")
         }
     }
+
+    @Test("base64 and base64url of the secret and of id:secret are found at every length and alignment")
+    func base64Forms() {
+        for length in 16...21 {
+            let secret = String("s3cr/t+?v~lue-0123456789abc".prefix(length))
+            let cleaner = DetailCleaner(credentials: [Secret(secret)], clientID: "svc id")
+            for value in [secret, "svc id:\(secret)", "svc+id:\(FormEncoding.encode(secret))", "xy" + secret + "z"] {
+                let padded = Data(value.utf8).base64EncodedString()
+                let url = padded.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                for form in [padded, url, padded.replacingOccurrences(of: "=", with: "")] {
+                    let cleaned = cleaner.scrub("seen \(form) here")
+                    #expect(cleaned.contains(DetailCleaner.redacted), "\(length) \(value) \(form)")
+                    #expect(!cleaned.contains(String(form.dropFirst(4).prefix(12))), "\(length) \(value) \(form)")
+                }
+            }
+        }
+    }
 }

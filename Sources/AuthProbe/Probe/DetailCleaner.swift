@@ -61,7 +61,7 @@ public struct DetailCleaner: Sendable, CustomStringConvertible {
                 self.withholdsProviderText = true
                 return
             }
-            var forms = Set(Self.forms(of: raw, clientID: self.clientID).filter { !$0.isEmpty }.map { Array($0.utf8) })
+            var forms = Set(Self.forms(of: raw, clientID: self.clientID).filter { !$0.isEmpty })
             forms.formUnion(self.needles)
             self.needles = forms.sorted {
                 $0.count != $1.count ? $0.count > $1.count : $0.lexicographicallyPrecedes($1)
@@ -202,61 +202,88 @@ public struct DetailCleaner: Sendable, CustomStringConvertible {
         return !Self.vocabulary.contains(raw.lowercased())
     }
 
-    /// Every form `raw` may come back in.
-    static func forms(of raw: String, clientID: String?) -> [String] {
-        let stripped = { (text: String) in
-            String(String.UnicodeScalarView(text.unicodeScalars.filter { !Self.isStripped($0) }))
-        }
-        var forms: [String] = []
-        for value in Set([raw, raw.precomposedStringWithCanonicalMapping, raw.decomposedStringWithCanonicalMapping]) {
-            forms.append(stripped(value))
-            forms += Self.percentForms(value)
+    /// Every form `raw` may come back in, as UTF-8 bytes (some may repeat; none is built through Foundation,
+    /// as this runs for every credential of every probe run).
+    static func forms(of raw: String, clientID: String?) -> [[UInt8]] {
+        var forms: [[UInt8]] = []
+        let values =
+            raw.utf8.allSatisfy { $0 < 0x80 }
+            ? [raw]
+            : Set([raw, raw.precomposedStringWithCanonicalMapping, raw.decomposedStringWithCanonicalMapping])
+        for value in values {
+            let bytes = Array(value.utf8)
+            let formEncoded = FormEncoding.encode(bytes)
+            forms.append(Self.stripped(bytes))
+            forms += Self.percentForms(bytes)
             forms += Self.jsonForms(value)
-            forms += Self.base64Forms(Array(value.utf8))
-            forms += Self.base64Interiors(Array(value.utf8))
-            forms += Self.base64Interiors(Array(FormEncoding.encode(value).utf8))
+            forms += Self.base64Forms(bytes[...])
+            forms += Self.base64Interiors(bytes)
+            forms += Self.base64Interiors(formEncoded)
             if let clientID {
-                for pair in ["\(FormEncoding.encode(clientID)):\(FormEncoding.encode(value))", "\(clientID):\(value)"] {
-                    forms.append(stripped(pair))
-                    forms += Self.base64Forms(Array(pair.utf8))
+                let id = Array(clientID.utf8)
+                let formID = FormEncoding.encode(id)
+                for pair in [formID + [0x3A] + formEncoded, id + [0x3A] + bytes] {
+                    forms.append(Self.stripped(pair))
+                    forms += Self.base64Forms(pair[...])
                 }
             }
         }
         return forms
+    }
+
+    /// `bytes` (UTF-8) without the scalars ``isStripped(_:)`` removes.
+    private static func stripped(_ bytes: [UInt8]) -> [UInt8] {
+        guard bytes.contains(where: { $0 < 0x20 || $0 >= 0x7F }) else { return bytes }
+        var out: [UInt8] = []
+        for scalar in String(decoding: bytes, as: UTF8.self).unicodeScalars where !Self.isStripped(scalar) {
+            UTF8.encode(scalar) { out.append($0) }
+        }
+        return out
     }
 
     /// Percent-encodings: of everything but the form-unreserved, RFC 3986 unreserved or alphanumeric
     /// characters, with `+` or `%20` for a space, in upper- and lowercase hex.
-    static func percentForms(_ value: String) -> [String] {
-        let alphanumerics = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".utf8)
-        let keeps = [alphanumerics.union("-._*".utf8), alphanumerics.union("-._~".utf8), alphanumerics]
-        var forms: [String] = []
-        for keep in keeps {
-            for space in ["+", "%20"] {
+    static func percentForms(_ bytes: [UInt8]) -> [[UInt8]] {
+        var forms: [[UInt8]] = []
+        for keep in [Self.formUnreserved, Self.uriUnreserved, Self.alphanumerics] {
+            for space: [UInt8] in [[0x2B], [0x25, 0x32, 0x30]] {
                 for digits in [Self.upperHex, Self.lowerHex] {
-                    var out: [UInt8] = []
-                    for byte in value.utf8 {
-                        if keep.contains(byte) {
-                            out.append(byte)
-                        } else if byte == 0x20 {
-                            out += space.utf8
-                        } else {
-                            out += [UInt8(ascii: "%"), digits[Int(byte >> 4)], digits[Int(byte & 0xF)]]
-                        }
-                    }
-                    forms.append(String(decoding: out, as: UTF8.self))
+                    forms.append(Self.percentEncoded(bytes, keep: keep, space: space, digits: digits))
                 }
             }
         }
         return forms
     }
 
-    private static let upperHex = Array("0123456789ABCDEF".utf8)
+    static func percentEncoded(_ bytes: [UInt8], keep: [Bool], space: [UInt8], digits: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        for byte in bytes {
+            if keep[Int(byte)] {
+                out.append(byte)
+            } else if byte == 0x20 {
+                out += space
+            } else {
+                out += [UInt8(ascii: "%"), digits[Int(byte >> 4)], digits[Int(byte & 0xF)]]
+            }
+        }
+        return out
+    }
+
+    /// Which bytes an encoding keeps as they are (256 entries).
+    private static func keeping(_ extra: String) -> [Bool] {
+        let kept = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\(extra)".utf8)
+        return (0..<256).map { kept.contains(UInt8($0)) }
+    }
+    static let formUnreserved = Self.keeping("-._*")
+    private static let uriUnreserved = Self.keeping("-._~")
+    private static let alphanumerics = Self.keeping("")
+    static let upperHex = Array("0123456789ABCDEF".utf8)
     private static let lowerHex = Array("0123456789abcdef".utf8)
 
     /// JSON string contents: `\"` and `\\`, `/` as is or `\/`, non-ASCII as is or `\uXXXX` in either case.
-    static func jsonForms(_ value: String) -> [String] {
-        var forms: [String] = []
+    static func jsonForms(_ value: String) -> [[UInt8]] {
+        var forms: [[UInt8]] = []
         for escapeSlash in [false, true] {
             for nonASCII in [nil, "%04x", "%04X"] as [String?] {
                 var out = ""
@@ -278,28 +305,46 @@ public struct DetailCleaner: Sendable, CustomStringConvertible {
                         }
                     }
                 }
-                forms.append(out)
+                forms.append(Array(out.utf8))
             }
         }
         return forms
     }
 
     /// Base64 and base64url, padded and not.
-    static func base64Forms(_ bytes: [UInt8]) -> [String] {
-        let padded = Data(bytes).base64EncodedString()
-        let url = padded.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-        return [padded, url].flatMap { [$0, $0.replacingOccurrences(of: "=", with: "")] }
+    static func base64Forms(_ bytes: ArraySlice<UInt8>) -> [[UInt8]] {
+        var padded: [UInt8] = []
+        padded.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var position = bytes.startIndex
+        while position < bytes.endIndex {
+            let count = min(3, bytes.endIndex - position)
+            var group = UInt32(0)
+            for offset in 0..<3 {
+                group = group << 8 | (offset < count ? UInt32(bytes[position + offset]) : 0)
+            }
+            for character in 0..<4 {
+                padded.append(
+                    character <= count ? Self.base64Alphabet[Int(group >> (18 - 6 * UInt32(character)) & 0x3F)] : 0x3D
+                )
+            }
+            position += count
+        }
+        let url = padded.map { $0 == 0x2B ? 0x2D : $0 == 0x2F ? 0x5F : $0 }
+        let unpadded = padded.count - padded.reversed().prefix(while: { $0 == 0x3D }).count
+        return [padded, Array(padded[..<unpadded]), url, Array(url[..<unpadded])]
     }
+
+    private static let base64Alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     /// The base64 (and base64url) characters that only `bytes` decide, for each of the three alignments at
     /// which `bytes` can sit inside a longer value: whatever surrounds the credential, its encoding holds one.
-    static func base64Interiors(_ bytes: [UInt8]) -> [String] {
-        var forms: [String] = []
+    static func base64Interiors(_ bytes: [UInt8]) -> [[UInt8]] {
+        var forms: [[UInt8]] = []
         for start in 0..<3 where bytes.count > start {
             let groups = (bytes.count - start) / 3
             // Fewer than 8 characters would match ordinary text.
             guard groups >= 2 else { continue }
-            forms += Self.base64Forms(Array(bytes[start..<start + 3 * groups]))
+            forms += Self.base64Forms(bytes[start..<start + 3 * groups])
         }
         return forms
     }

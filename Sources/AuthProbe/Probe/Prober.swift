@@ -431,24 +431,19 @@ public enum TokenRequest {
 
 /// `application/x-www-form-urlencoded` as HTML and RFC 6749 Appendix B define it.
 public enum FormEncoding {
-    private static let unreserved = CharacterSet(
-        charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._*"
-    )
-
     /// Encodes one value: unreserved characters stay, space becomes `+`, everything else is percent-encoded.
     public static func encode(_ value: String) -> String {
-        var out = ""
-        for byte in value.utf8 {
-            let scalar = Unicode.Scalar(byte)
-            if byte < 0x80, Self.unreserved.contains(scalar) {
-                out.unicodeScalars.append(scalar)
-            } else if byte == 0x20 {
-                out += "+"
-            } else {
-                out += String(format: "%%%02X", byte)
-            }
-        }
-        return out
+        String(decoding: Self.encode(Array(value.utf8)), as: UTF8.self)
+    }
+
+    /// ``encode(_:)`` on UTF-8 bytes.
+    static func encode(_ bytes: [UInt8]) -> [UInt8] {
+        DetailCleaner.percentEncoded(
+            bytes,
+            keep: DetailCleaner.formUnreserved,
+            space: [0x2B],
+            digits: DetailCleaner.upperHex
+        )
     }
 
     /// Encodes name/value pairs joined by `&`.
