@@ -17,6 +17,8 @@ public struct MonitorConfig: Sendable {
     public var rawRetention: Duration
     /// The environments to probe, in configuration order.
     public var environments: [EnvironmentConfig]
+    /// Built-in alert thresholds and receivers.
+    public var alerting = AlertingConfig()
 
     /// Creates a configuration; values are assumed valid.
     public init(
