@@ -291,4 +291,41 @@ struct MonitorMetricsTests {
         #expect(output.status == 0, "\(output.stdout)\(output.stderr)")
         #expect(output.stdout.isEmpty && output.stderr.isEmpty, "\(output.stdout)\(output.stderr)")
     }
+
+    @Test("a streamed scrape comes in bounded chunks that add up to the whole text, every family once")
+    func streamedChunks() async throws {
+        let environments = (0..<200).map { index in
+            var environment = TestTargets.environment(
+                issuer: "https://idp\(index).example/",
+                clients: [TestTargets.client(name: "svc", id: "id")]
+            )
+            environment.name = "env\(index)"
+            return environment
+        }
+        let targets = environments.map { ProbeTarget(environment: $0, client: $0.clients[0]) }
+        let results = targets.map { target in
+            var result = Self.result(.success)
+            result.target = target.key
+            return result
+        }
+        let metrics = MonitorMetrics.recording(results, targets: targets)
+        var chunks: [[UInt8]] = []
+        await metrics.stream { chunks.append($0) }
+        let whole = metrics.render()
+        // The head (process figures) changes between two renderings; the state families must not.
+        func states(_ bytes: some Sequence<UInt8>) -> Substring {
+            let text = String(decoding: Array(bytes), as: UTF8.self)
+            return text[(text.range(of: "# HELP authprobe_up ")?.lowerBound ?? text.endIndex)...]
+        }
+        let same = states(chunks.joined()) == states(whole) && !states(whole).isEmpty
+        #expect(same, "the chunks do not add up to the rendered text")
+        #expect(whole.count > 4 * (1 << 16), "\(whole.count) bytes: enough for several chunks")
+        #expect(chunks.count > 4)
+        // A chunk ends after the slot that filled it: at most one slot's lines beyond the chunk size.
+        #expect(chunks.allSatisfy { $0.count < (1 << 16) + 8192 }, "\(chunks.map(\.count).max() ?? 0)")
+        let text = String(decoding: whole, as: UTF8.self)
+        let types = text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }
+        #expect(Set(types).count == types.count, "a family header repeated")
+        #expect(text.components(separatedBy: "authprobe_up{").count - 1 == 200)
+    }
 }

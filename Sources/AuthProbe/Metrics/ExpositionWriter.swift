@@ -48,6 +48,13 @@ struct ExpositionWriter {
         self.bytes.append(UInt8(ascii: "\n"))
     }
 
+    /// The bytes written so far, leaving the writer empty (with the same capacity reserved).
+    mutating func take() -> [UInt8] {
+        let capacity = self.bytes.capacity
+        defer { self.bytes.reserveCapacity(capacity) }
+        return self.bytes.swapped()
+    }
+
     /// Bytes rendered elsewhere (the registry of authprobe's own metrics).
     mutating func raw(_ bytes: [UInt8]) {
         self.bytes.append(contentsOf: bytes)
@@ -81,6 +88,15 @@ struct ExpositionWriter {
 
     private mutating func append(_ text: String) {
         self.bytes.append(contentsOf: text.utf8)
+    }
+}
+
+extension Array {
+    /// The array's elements, leaving it empty.
+    fileprivate mutating func swapped() -> [Element] {
+        var taken: [Element] = []
+        swap(&taken, &self)
+        return taken
     }
 }
 
