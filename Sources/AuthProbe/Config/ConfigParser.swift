@@ -40,7 +40,7 @@ struct ConfigParser {
 
     /// The keys each level accepts; anything else is an unknown-key error listing these.
     static let rootKeys = [
-        "listen", "database", "location", "concurrency", "defaults", "retention", "environments",
+        "listen", "database", "location", "concurrency", "defaults", "retention", "alerting", "environments",
     ]
     static let defaultsKeys = ["interval", "timeout", "token_interval"]
     static let retentionKeys = ["raw"]
@@ -120,6 +120,7 @@ struct ConfigParser {
         {
             config.rawRetention = value
         }
+        if let node = fields["alerting"] { config.alerting = self.parseAlerting(node) }
         guard let environmentsNode = fields["environments"] else {
             self.fail(root, field: "environments", "required: at least one environment")
             return config
