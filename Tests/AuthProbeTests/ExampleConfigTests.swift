@@ -15,14 +15,17 @@ struct ExampleConfigTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let secretFile = directory.appendingPathComponent("apiture-production")
         try "production-secret\n".write(to: secretFile, atomically: true, encoding: .utf8)
+        let hookKey = directory.appendingPathComponent("ops-chat-hmac")
+        try "hook-key\n".write(to: hookKey, atomically: true, encoding: .utf8)
         let yaml = text.replacingOccurrences(
             of: "/run/credentials/authprobe.service/apiture-production",
             with: secretFile.path
-        )
+        ).replacingOccurrences(of: "/run/credentials/authprobe.service/ops-chat-hmac", with: hookKey.path)
         let environment = [
             "APITURE_PROD_CLIENT_ID": "prod-id",
             "APITURE_CAT_CLIENT_ID": "cat-id", "APITURE_CAT_CLIENT_SECRET": "cat-secret",
             "APITURE_CAT2_CLIENT_ID": "cat2-id", "APITURE_CAT2_CLIENT_SECRET": "cat2-secret",
+            "OPS_CHAT_HOOK_PATH": "T000/B000",
         ]
         let config = try ConfigLoader(environment: environment)
             .parse(yaml: yaml, file: "authprobe.example.yaml", baseDirectory: directory.path)
@@ -38,5 +41,10 @@ struct ExampleConfigTests {
         #expect(config.targets.count == 3)
         #expect(config.environments[0].clients[0].secret?.withRawValue { $0 } == "production-secret")
         #expect(config.listen == ListenAddress(host: "127.0.0.1", port: 9470))
+        #expect(config.alerting.thresholds == AlertThresholds(), "the example documents the defaults")
+        #expect(
+            config.alerting.alertmanagers == [AlertmanagerReceiver(name: "alertmanager", url: "http://127.0.0.1:9093")]
+        )
+        #expect(config.alerting.webhooks.map(\.url) == ["https://hooks.example/services/T000/B000"])
     }
 }
