@@ -76,6 +76,7 @@ public struct Monitor: Sendable {
         // Loading a large configuration and the stored states leaves many small freed blocks; give them back
         // before the monitor settles, so its resident size is what it keeps, not what it once parsed.
         ProcessMemory.trim()
+        ProcessMemory.releaseCodePages()
         // Services stop in reverse order: the scheduler finishes and records in-flight runs, then the writer
         // writes them, while the server still answers scrapes.
         return Monitor(
