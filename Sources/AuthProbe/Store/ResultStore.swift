@@ -7,7 +7,8 @@ import Logging
 /// Nothing else opens the file or writes SQL. The store never sees a secret: step details are
 /// already cleaned by the prober (``DetailCleaner``), and tokens are reduced to their lifetime.
 public struct ResultStore: Sendable {
-    private let writer: any DatabaseWriter
+    /// Internal, not private: the store's extensions in other files (`ResultStore+Alerts.swift`) use it.
+    let writer: any DatabaseWriter
 
     /// Wraps an open database (a pool in production, a queue in tests) and migrates it.
     public init(writer: any DatabaseWriter) throws {
@@ -228,6 +229,39 @@ public struct ResultStore: Sendable {
             }
             try db.drop(table: "step_state")
         }
+        migrator.registerMigration("v5") { db in
+            // The firing alerts (restored on start), the durable outbox of deliveries not yet accepted by their
+            // receiver, and the history of every delivery attempt's end (for `authprobe alerts`).
+            try db.create(table: "alert") { table in
+                // "name\tenvironment\tclient"
+                table.column("key", .text).notNull().primaryKey()
+                table.column("alert", .text).notNull()
+                table.column("starts_at", .double).notNull()
+            }
+            try db.create(table: "outbox") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("receiver", .text).notNull()
+                table.column("action", .text).notNull()
+                table.column("alert_key", .text).notNull()
+                table.column("body", .blob).notNull()
+                table.column("created_at", .double).notNull()
+                table.column("attempts", .integer).notNull().defaults(to: 0)
+                table.column("next_attempt_at", .double).notNull()
+                table.column("last_error", .text)
+            }
+            try db.create(index: "outbox_receiver", on: "outbox", columns: ["receiver", "id"])
+            try db.create(table: "notification") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("at", .double).notNull()
+                table.column("receiver", .text).notNull()
+                table.column("alert_key", .text).notNull()
+                table.column("action", .text).notNull()
+                table.column("outcome", .text).notNull()
+                table.column("http_status", .integer)
+                table.column("detail", .text).notNull()
+            }
+            try db.create(index: "notification_at", on: "notification", columns: ["at"])
+        }
         return migrator
     }
 
@@ -345,12 +379,14 @@ public struct ResultStore: Sendable {
         }
     }
 
-    /// Deletes raw rows older than `cutoff`; returns how many went.
+    /// Deletes raw rows and notification history older than `cutoff`; returns how many raw rows went.
     @discardableResult
     public func prune(before cutoff: Date) async throws -> Int {
         try await self.writer.write { db in
             try db.execute(sql: "DELETE FROM step_result WHERE time < ?", arguments: [cutoff.timeIntervalSince1970])
-            return db.changesCount
+            let removed = db.changesCount
+            try Self.pruneNotifications(db, before: cutoff)
+            return removed
         }
     }
 }
