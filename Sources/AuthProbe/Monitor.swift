@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -38,17 +39,26 @@ public struct Monitor: Sendable {
         metrics.restore(Array(states.values))
         let writer = StoreWriter(store: store, path: config.database, logger: logger)
         metrics.own.observeStore { writer.health }
-        let prober = Prober(transport: try transport ?? NIOHTTPTransport())
+        let sharesEventLoops = transport == nil
+        let transport = try transport ?? NIOHTTPTransport()
+        let prober = Prober(transport: transport)
+        let (alerts, notifications) = try await Self.alerting(
+            config: config,
+            store: store,
+            transport: transport,
+            logger: logger
+        )
+        metrics.own.observeAlerting { alerts.figures() }
         let scheduler = Scheduler(
             targets: targets,
             states: states,
             prober: prober,
-            sinks: [writer, metrics, LogSink(logger: logger)],
+            sinks: [writer, metrics, alerts, LogSink(logger: logger)],
             concurrency: config.concurrency,
             clock: ContinuousClock(),
             logger: logger,
             // Runs share the transport's event loops (a test's own transport has none to share).
-            executors: transport == nil ? EventLoopTaskExecutor.all(of: MultiThreadedEventLoopGroup.singleton) : [],
+            executors: sharesEventLoops ? EventLoopTaskExecutor.all(of: MultiThreadedEventLoopGroup.singleton) : [],
             observer: metrics.own
         )
         let retention = RetentionService(
@@ -83,8 +93,44 @@ public struct Monitor: Sendable {
             config: config,
             store: store,
             metrics: metrics,
-            services: [server, writer, retention, scheduler]
+            services: [server, notifications, alerts, writer, retention, scheduler]
         )
+    }
+
+    /// The built-in alerts, restored from the store with their start times, and their delivery.
+    static func alerting(
+        config: MonitorConfig,
+        store: ResultStore,
+        transport: any HTTPTransport,
+        logger: Logger
+    ) async throws -> (AlertSink, NotificationService) {
+        let firing: [ActiveAlert]
+        do {
+            firing = try await store.firingAlerts()
+        } catch {
+            throw StoreError.cannotRead(config.database, "\(error)")
+        }
+        let sink = NIOLockedValueBox<AlertSink?>(nil)
+        let notifications = NotificationService(
+            store: store,
+            transport: transport,
+            alerting: config.alerting,
+            context: AlertPayloadContext(location: config.location, generatorURL: "http://\(config.listen)/"),
+            firing: { sink.withLockedValue { $0 }?.firing ?? [] },
+            logger: logger
+        )
+        let alerts = AlertSink(
+            targets: config.targets,
+            alerting: config.alerting,
+            firing: firing,
+            notifications: notifications,
+            logger: logger
+        )
+        sink.withLockedValue { $0 = alerts }
+        if !firing.isEmpty {
+            logger.notice("alerts still firing from before the restart", metadata: ["alert.firing": "\(firing.count)"])
+        }
+        return (alerts, notifications)
     }
 
     /// Raises the soft file-descriptor limit to the hard one and returns `limits` with at most as many endpoint

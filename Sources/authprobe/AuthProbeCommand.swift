@@ -10,7 +10,9 @@ struct AuthProbeCommand: AsyncParsableCommand {
         commandName: "authprobe",
         abstract: "Synthetic monitor for OAuth 2.0 client-credentials integrations.",
         version: AuthProbeVersion.current,
-        subcommands: [RunCommand.self, ProbeCommand.self, CheckConfigCommand.self, DemoCommand.self]
+        subcommands: [
+            RunCommand.self, ProbeCommand.self, CheckConfigCommand.self, AlertsCommand.self, DemoCommand.self,
+        ]
     )
 
     static func main() async {

@@ -10,6 +10,7 @@ public final class SelfMetrics: SchedulerObserver {
     private let skipped: Counter
     private let lag: DurationHistogram
     private let storeHealth = NIOLockedValueBox<@Sendable () -> StoreHealth?>({ nil })
+    private let alerting = NIOLockedValueBox<@Sendable () -> AlertingFigures?>({ nil })
 
     /// Schedule lag buckets: a healthy monitor starts runs within milliseconds of their slot.
     static let lagBuckets: [Duration] = [
@@ -41,6 +42,11 @@ public final class SelfMetrics: SchedulerObserver {
     /// Where the store's health is read at scrape time.
     public func observeStore(_ health: @escaping @Sendable () -> StoreHealth?) {
         self.storeHealth.withLockedValue { $0 = health }
+    }
+
+    /// Where alerting's figures are read at scrape time.
+    public func observeAlerting(_ figures: @escaping @Sendable () -> AlertingFigures?) {
+        self.alerting.withLockedValue { $0 = figures }
     }
 
     public func runStarted(lag: Duration) {
@@ -92,6 +98,7 @@ public final class SelfMetrics: SchedulerObserver {
             out.family(family.name, family.type, family.help)
             out.sample(family.name, none, value)
         }
+        if let alerting = self.alerting.withLockedValue({ $0 })() { Self.render(alerting, into: &out) }
         guard let store = self.storeHealth.withLockedValue({ $0 })() else { return }
         out.family("authprobe_store_pending_results", "gauge", "Probe results waiting to be written to the database.")
         out.sample("authprobe_store_pending_results", none, count: store.pendingResults)
@@ -117,5 +124,39 @@ public final class SelfMetrics: SchedulerObserver {
             )
             out.sample("authprobe_store_last_write_timestamp_seconds", none, lastWrite.timeIntervalSince1970)
         }
+    }
+
+    /// `authprobe_alerts_firing`, `authprobe_notifications_total` and the outbox gauges.
+    private static func render(_ alerting: AlertingFigures, into out: inout ExpositionWriter) {
+        out.family("authprobe_alerts_firing", "gauge", "Built-in alerts firing now, by name and severity.")
+        for entry in alerting.firing {
+            out.sample(
+                "authprobe_alerts_firing",
+                .empty,
+                ["alertname": entry.alertname, "severity": entry.severity],
+                count: entry.count
+            )
+        }
+        out.family(
+            "authprobe_notifications_total",
+            "counter",
+            "Alert deliveries by receiver and outcome (success; failure, retried with backoff; dropped)."
+        )
+        for entry in alerting.notifications {
+            out.sample(
+                "authprobe_notifications_total",
+                .empty,
+                ["receiver": entry.receiver, "outcome": entry.outcome],
+                count: entry.count
+            )
+        }
+        out.family("authprobe_alert_outbox_pending", "gauge", "Alert deliveries waiting in the outbox.")
+        out.sample("authprobe_alert_outbox_pending", .empty, count: alerting.outboxDepth)
+        out.family(
+            "authprobe_alert_outbox_oldest_age_seconds",
+            "gauge",
+            "How long the oldest waiting alert delivery has waited (0 when none waits)."
+        )
+        out.sample("authprobe_alert_outbox_oldest_age_seconds", .empty, alerting.outboxOldestAge)
     }
 }
