@@ -58,7 +58,8 @@ extension AlertEvaluator {
     // MARK: - Provider
 
     /// Counts the run for or against the provider. A run in which nothing measured the provider (authprobe's own
-    /// failure before any step answered) neither counts nor breaks the streak.
+    /// failure before any step answered) neither counts nor breaks the streak; an API step that answered measured
+    /// only the API, but it is never reached without the token step.
     private mutating func countProviderRun(
         _ result: ProbeResult,
         slot: inout TargetSlot,
@@ -66,7 +67,7 @@ extension AlertEvaluator {
     ) {
         var failure: StepResult?
         var measured = false
-        for step in result.steps where step.step != .api && step.outcome.scope != .authprobe {
+        for step in result.steps where step.outcome.scope != .authprobe {
             measured = true
             if Self.isProviderFailure(step) { failure = step }
         }
