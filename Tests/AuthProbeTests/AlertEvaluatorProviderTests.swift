@@ -166,6 +166,22 @@ struct AlertEvaluatorProviderTests {
         )
     }
 
+    @Test(
+        "a short outage pages once from its streak alert, and its failures do not burn the budget after recovery",
+        arguments: [
+            (Outcome.http5xx, "ProviderUnavailable production"),
+            (.credentialRejected, "CredentialRejected production/reporting-service"),
+            (.jwtInvalidSignature, "SignatureInvalid production/reporting-service"),
+        ]
+    )
+    func shortOutage(outcome: Outcome, alert: String) {
+        var bench = AlertBench()
+        var results = (0..<5).map { F.token(minute: Double($0)) }
+        results += (5..<8).map { F.token(outcome, minute: Double($0)) }
+        results += (8..<30).map { F.token(minute: Double($0)) }
+        #expect(F.describe(bench.feed(results)) == ["fire \(alert) critical", "resolve \(alert) critical"])
+    }
+
     @Test("a blip every ten minutes stays under the budget")
     func sparseBlips() {
         var bench = AlertBench()
