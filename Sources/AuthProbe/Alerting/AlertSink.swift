@@ -73,6 +73,8 @@ public final class AlertSink: ProbeResultSink, Service {
             }
             group.cancelAll()
         }
+        // Everything recorded is stored; a service ending before its own shutdown would stop the group.
+        try? await gracefulShutdown()
     }
 
     /// Every minute: reminders of alerts firing longer than the repeat interval since their last notice.
