@@ -81,7 +81,7 @@ import Testing
         var testDescription: String { self.fixture }
     }
 
-    static let rootKeys = "listen, database, location, concurrency, defaults, retention, environments"
+    static let rootKeys = "listen, database, location, concurrency, defaults, retention, alerting, environments"
     static let clientKeys =
         "name, client_id, client_secret, client_secret_file, auth_method, private_key_file, key_id, "
         + "signing_algorithm, assertion_audience, tls_client_certificate_file, tls_client_key_file, scope, audience, "

@@ -50,6 +50,7 @@ struct MonitorBuildTests {
         for line in expected {
             #expect(lines.contains(line), "missing: \(line)")
         }
-        #expect(monitor.services.count == 4)
+        // Server, notifications, alert evaluation, store writer, retention, scheduler.
+        #expect(monitor.services.count == 6)
     }
 }
