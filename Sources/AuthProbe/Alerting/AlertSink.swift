@@ -31,7 +31,10 @@ public final class AlertSink: ProbeResultSink, Service {
         logger: Logger,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
-        self.evaluator = NIOLockedValueBox(AlertEvaluator(thresholds: alerting.thresholds, firing: firing))
+        var evaluator = AlertEvaluator(thresholds: alerting.thresholds, firing: firing)
+        // Alerts of targets no longer configured (a reload removed them) resolve now instead of firing forever.
+        let retired = evaluator.retain(targets: Set(targets.map(\.key)), now: now())
+        self.evaluator = NIOLockedValueBox(evaluator)
         var expiries: [TargetKey: [(kind: CredentialKind, expiresAt: Date)]] = [:]
         for target in targets {
             if let client = target.client, !client.credentialExpiries.isEmpty {
@@ -44,6 +47,7 @@ public final class AlertSink: ProbeResultSink, Service {
         self.logger = logger
         self.now = now
         (self.queue, self.continuation) = AsyncStream.makeStream(of: [AlertAction].self)
+        if !retired.isEmpty { self.continuation.yield(retired) }
     }
 
     /// The alerts firing now.
