@@ -41,12 +41,21 @@ public enum Host {
         guard let v6 = Self.ipv6(bare) else { return false }
         if v6[0] == 0xFE && v6[1] & 0xC0 == 0x80 { return true }
         if Self.metadataIPv6.contains(v6) { return true }
-        // ::ffff:a.b.c.d, the IPv4-mapped form of an IPv4 address.
-        if v6[0..<10].allSatisfy({ $0 == 0 }) && v6[10] == 0xFF && v6[11] == 0xFF {
-            let v4 = v6[12...].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-            return Self.isLinkLocalOrMetadata(v4)
-        }
-        return false
+        return Self.embeddedIPv4(v6).map(Self.isLinkLocalOrMetadata) ?? false
+    }
+
+    /// The IPv4 address an IPv6 address carries to an IPv4 host: IPv4-mapped (`::ffff:a.b.c.d`),
+    /// IPv4-compatible (`::a.b.c.d`), the NAT64 well-known prefix (`64:ff9b::a.b.c.d`, RFC 6052) and 6to4
+    /// (`2002:AABB:CCDD::/48`, RFC 3056). A gateway on the way turns each into a request to that IPv4 address.
+    static func embeddedIPv4(_ v6: [UInt8]) -> UInt32? {
+        func address(_ bytes: ArraySlice<UInt8>) -> UInt32 { bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) } }
+        let zeroPrefix = v6[0..<10].allSatisfy { $0 == 0 }
+        if zeroPrefix && v6[10] == 0xFF && v6[11] == 0xFF { return address(v6[12...]) }
+        // `::` and `::1` are the unspecified and loopback addresses, not IPv4-compatible ones.
+        if zeroPrefix && v6[10] == 0 && v6[11] == 0 && address(v6[12...]) > 1 { return address(v6[12...]) }
+        if v6[0..<12].elementsEqual([0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0]) { return address(v6[12...]) }
+        if v6[0] == 0x20 && v6[1] == 0x02 { return address(v6[2..<6]) }
+        return nil
     }
 
     private static func isLinkLocalOrMetadata(_ v4: UInt32) -> Bool {
