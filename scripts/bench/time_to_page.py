@@ -19,7 +19,7 @@ polls both Alertmanagers' GET /api/v2/alerts every 100 ms until an active Creden
 and AuthprobeCredentialRejected (Prometheus route) with the client's environment and client labels is there.
 Then it re-enables the client and times both alerts' disappearance (Alertmanager leaves resolved alerts out of
 /api/v2/alerts). The stored results (SQLite) give the rejected and successful token attempts in between. A
-random wait of up to one interval before each revocation spreads the revocations over the probe cycle.
+random wait of up to one interval before each revocation and each re-enabling spreads them over the probe cycle.
 
 Alertmanager shows an alert as active as soon as it receives it, whatever group_wait says: group_wait only
 holds back the first notification of a new group to the receiver. Both Alertmanagers keep Alertmanager's
@@ -412,6 +412,15 @@ class Prometheus:
         data = self.api("query", query=expression)
         return data.get("result", []) if data else []
 
+    def first_rejection_sample(self, since_wall):
+        """The first scraped value of the client's credential-scoped token result series that appeared after
+        `since_wall` (a credential's first rejection makes them), else None."""
+        selector = (f'authprobe_step_results_total{{job="authprobe",environment="{ENVIRONMENT}",client="{CLIENT}",'
+                    f'step="token",scope="credential"}}[1h]')
+        firsts = [float(series["values"][0][1]) for series in self.query(selector)
+                  if series.get("values") and float(series["values"][0][0]) > since_wall]
+        return min(firsts) if firsts else None
+
     def stop(self):
         stop(self.process)
 
@@ -508,6 +517,7 @@ def measure(number, args, glewlwyd, authprobe, prometheus, routes):
     time.sleep(STORE_SETTLE)
     rejected = picked(authprobe.token_attempts(revoked_wall), revoked_wall, good=False)
     print(f"  token attempts rejected: {attempts_text(rejected, revoked_wall, interval)}")
+    confirmed = {}
     for route in routes:
         value = paged[route.name]
         if value is None:
@@ -515,9 +525,17 @@ def measure(number, args, glewlwyd, authprobe, prometheus, routes):
         else:
             text = f"active after {seconds(value, interval)}"
             if len(rejected) == 2:
-                text += f" ({value - (rejected[1][0] - revoked_wall):.2f} s after the second rejected attempt)"
+                confirmed[route.name] = value - (rejected[1][0] - revoked_wall)
+                text += f" ({confirmed[route.name]:.2f} s after the second rejected attempt)"
         print(f"  {route.name:<10} {route.alertname:<28} {text}", flush=True)
+    first = prometheus.first_rejection_sample(revoked_wall)
+    if first is not None and first >= 2:
+        print(f"  (the rejection series was new to Prometheus and its first scrape already held {first:.0f} rejections: "
+              f"increase()\n  cannot use a series' first sample, so the Prometheus route waited one scrape more)")
 
+    # Again a random point of the probe cycle: the alerts just became active at points tied to it and to
+    # Prometheus' evaluation.
+    time.sleep(random.uniform(0, interval))
     (enabled, enabled_wall), _ = glewlwyd.revoke("enable")
     print(f"  client enabled at {clock(enabled_wall)}", flush=True)
     resolved = watch([r for r in routes if paged[r.name] is not None], enabled, False, others)
@@ -536,49 +554,48 @@ def measure(number, args, glewlwyd, authprobe, prometheus, routes):
     for route in routes:
         if others.get(route.name):
             print(f"  other alerts in the {route.name} route's Alertmanager: {', '.join(sorted(others[route.name]))}")
-    return paged, {name: resolved.get(name) for name in paged}
+    return {"page": paged, "confirmed": confirmed, "resolve": {name: resolved.get(name) for name in paged}}
 
 
 def summary(results, routes, args, prometheus, builtin_delivery):
     interval = args.interval
     target = 2 * interval + 1
     print(f"\ntime to page: from disabling the client at glewlwyd until the alert is active in Alertmanager's "
-          f"/api/v2/alerts\n(authprobe interval and token_interval {duration_text(interval)}; Prometheus "
-          f"scrape_interval {prometheus.scrape_interval}, evaluation_interval {prometheus.evaluation_interval}; "
-          f"{len(results)} run(s), polled every {POLL * 1000:.0f} ms)\n")
-    print(f"  {'route':<10} {'alert':<28} {'page median':>13} {'page max':>13} {'resolve median':>15} "
-          f"{'resolve max':>13}")
+          f"/api/v2/alerts;\ntime to resolve: from re-enabling it until the alert is gone from there\n"
+          f"(authprobe interval and token_interval {duration_text(interval)}; Prometheus scrape_interval "
+          f"{prometheus.scrape_interval}, evaluation_interval {prometheus.evaluation_interval}; {len(results)} run(s), "
+          f"polled every {POLL * 1000:.0f} ms)\n")
+    print(f"  {'route':<10} {'alert':<28} {'':<22} {'median':>9} {'max':>9}  {'timed out':>9}")
 
-    def figure(values, pick):
+    def row(route, alert, what, values, unit=1.0, suffix=" s"):
         seen = [v for v in values if v is not None]
-        if not seen:
-            return "not seen", "not seen"
-        text = f"{pick(seen):.2f} s"
-        return text, f"{max(seen):.2f} s" + (f" ({len(values) - len(seen)} not seen)" if len(seen) < len(values)
-                                              else "")
+        median = f"{statistics.median(seen) / unit:.2f}{suffix}" if seen else "-"
+        largest = f"{max(seen) / unit:.2f}{suffix}" if seen else "-"
+        missing = len(values) - len(seen)
+        print(f"  {route:<10} {alert:<28} {what:<22} {median:>9} {largest:>9}  {missing if missing else '':>9}")
 
     for route in routes:
-        pages = [paged[route.name] for paged, _ in results]
-        resolves = [resolved[route.name] for paged, resolved in results if paged[route.name] is not None]
-        page_median, page_max = figure(pages, statistics.median)
-        resolve_median, resolve_max = figure(resolves, statistics.median) if resolves else ("-", "-")
-        print(f"  {route.name:<10} {route.alertname:<28} {page_median:>13} {page_max:>13} {resolve_median:>15} "
-              f"{resolve_max:>13}")
-        seen = [v for v in pages if v is not None]
-        if seen:
-            print(f"  {'':<10} {'in intervals':<28} {statistics.median(seen) / interval:>13.2f} "
-                  f"{max(seen) / interval:>13.2f}")
-    builtin = [paged[routes[0].name] for paged, _ in results]
-    met = sum(1 for v in builtin if v is not None and v <= target)
-    verdict = "MET" if met == len(builtin) else "NOT MET"
-    print(f"\nbuilt-in route target, at most 2 intervals + 1 s = {target:.1f} s: {verdict} (within it in {met} of "
-          f"{len(builtin)} run(s)"
-          + ("" if all(v is None for v in builtin) else f" (max {max(v for v in builtin if v is not None):.2f} s)")
-          + (f"; {sum(1 for v in builtin if v is None)} not seen" if any(v is None for v in builtin) else "") + ")")
+        pages = [result["page"][route.name] for result in results]
+        resolves = [result["resolve"][route.name] for result in results if result["page"][route.name] is not None]
+        confirmed = [result["confirmed"][route.name] for result in results if route.name in result["confirmed"]]
+        row(route.name, route.alertname, "page", pages)
+        row("", "", "page, in intervals", pages, interval, "")
+        if confirmed:
+            row("", "", "page after confirming", confirmed)
+        if resolves:
+            row("", "", "resolve", resolves)
+            row("", "", "resolve, in intervals", resolves, interval, "")
+    builtin = [result["page"][routes[0].name] for result in results]
+    seen = [v for v in builtin if v is not None]
+    met = sum(1 for v in seen if v <= target)
+    print(f"\nbuilt-in route target, at most 2 intervals + 1 s = {target:.1f} s: "
+          f"{'MET' if met == len(builtin) else 'NOT MET'}: within it in {met} of {len(builtin)} run(s)"
+          + (f", max {max(seen):.2f} s" if seen else "")
+          + (f", {len(builtin) - len(seen)} not seen" if len(seen) < len(builtin) else ""))
     if not builtin_delivery:
         print("This authprobe has no `alerts` command: it does not deliver its built-in alerts yet.")
-    print("A receiver would be notified group_wait (30 s, Alertmanager's default) after the alert is active, on "
-          "either route.")
+    print("(\"page after confirming\": from the second rejected token attempt. A receiver would be notified "
+          "group_wait, 30 s by\nAlertmanager's default, after the alert is active, on either route.)")
 
 
 def has_builtin_delivery(binary):
