@@ -11,14 +11,19 @@ struct BuiltInAlertingTests {
     static let clients = ["monitor", "monitor-b"]
     static let hookKey = "hook-hmac-key-for-tests-0123"
 
-    static func config(_ provider: Glewlwyd, alertmanager: Alertmanager, hook: String, metricsPort: Int, work: URL)
-        -> String
-    {
+    static func config(
+        _ provider: Glewlwyd,
+        alertmanager: Alertmanager,
+        hook: String,
+        metricsPort: Int,
+        work: URL,
+        interval: String = "1s"
+    ) -> String {
         """
         listen: 127.0.0.1:\(metricsPort)
         database: \(work.appendingPathComponent("authprobe.sqlite").path)
         defaults:
-          interval: 1s
+          interval: \(interval)
           timeout: 1s
         alerting:
           resend_interval: 2s
@@ -197,5 +202,78 @@ struct BuiltInAlertingTests {
         #expect(listing.stdout.contains("FIRING: 0"))
         #expect(listing.stdout.contains("CredentialRejected") && listing.stdout.contains("ProviderUnavailable"))
         #expect(listing.stdout.contains("alertmanager") && listing.stdout.contains("hook"))
+    }
+
+    @Test("one rejected run between successes is recorded but pages nobody")
+    func blip() async throws {
+        let hook = try await LoopbackProvider.make()
+        hook.set("/hook", .json(200, "{}"))
+        try await withRunningServices([hook.application()], waitingFor: [hook.port]) {
+            try await Glewlwyd.with { provider, work in
+                try await Alertmanager.with { alertmanager in
+                    try await Self.blipScenario(&provider, alertmanager: alertmanager, hook: hook, work: work)
+                }
+            }
+        }
+    }
+
+    static func blipScenario(
+        _ provider: inout Glewlwyd,
+        alertmanager: Alertmanager,
+        hook: LoopbackProvider,
+        work: URL
+    ) async throws {
+        let metricsPort = try await LoopbackPort.free()
+        let configURL = work.appendingPathComponent("authprobe.yaml")
+        try Self.config(
+            provider,
+            alertmanager: alertmanager,
+            hook: hook.issuer + "/hook",
+            metricsPort: metricsPort,
+            work: work,
+            interval: "4s"
+        ).write(to: configURL, atomically: true, encoding: .utf8)
+        let monitor = try BackgroundProcess(
+            Checkout.authprobeBinary,
+            ["run", "--config", configURL.path],
+            environment: [
+                "GLW_CLIENT_ID": provider.clientID, "GLW_CLIENT_SECRET": provider.clientSecret,
+                "HOOK_KEY": Self.hookKey,
+            ],
+            log: work.appendingPathComponent("authprobe.log")
+        )
+        let target = ["environment": Self.environment, "client": "monitor"]
+        func value(_ name: String, _ extra: [String: String] = [:]) async -> Double? {
+            MetricsText.value(
+                await httpGet("http://127.0.0.1:\(metricsPort)/metrics")?.body ?? "",
+                name,
+                target.merging(extra) { $1 }
+            )
+        }
+        #expect(await eventually(within: .seconds(30)) { await value("authprobe_up") == 1 }, "\(monitor.log)")
+        // Disabled until exactly one token attempt of the client has failed, then enabled again at once (an
+        // interval is 4 s; the next attempt succeeds).
+        try await provider.run("revoke-client")
+        #expect(
+            await eventually(within: .seconds(10)) {
+                await value("authprobe_consecutive_failures", ["step": "token"]) == 1
+            }
+        )
+        try await provider.run("revoke-client", ["--enable"])
+        #expect(await value("authprobe_consecutive_failures", ["step": "token"]) == 1, "enabled within the interval")
+        #expect(
+            await eventually(within: .seconds(15)) {
+                await value("authprobe_consecutive_failures", ["step": "token"]) == 0
+            }
+        )
+        try await Task.sleep(for: .seconds(9))
+        let rejected = await value(
+            "authprobe_step_results_total",
+            ["step": "token", "outcome": "credential_rejected", "scope": "credential"]
+        )
+        #expect(rejected == 1, "the blip is recorded")
+        #expect(try await alertmanager.alerts().isEmpty, "and pages nobody")
+        #expect(hook.requests.isEmpty)
+        #expect(await monitor.stop() == 0)
     }
 }
