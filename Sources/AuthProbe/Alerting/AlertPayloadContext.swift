@@ -74,6 +74,13 @@ public struct AlertPayloadContext: Sendable, Equatable {
 
     private static let timestampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt)
 
+    /// `value` as JSON. Bodies hold only strings and string dictionaries, which always encode; were one not
+    /// to, `fallback` (an empty JSON value the receiver refuses, so the delivery is dropped and counted) is
+    /// sent rather than the process trapping.
+    static func json<Value: Encodable>(_ value: Value, fallback: String) -> [UInt8] {
+        (try? Self.encoder().encode(value)).map { Array($0) } ?? Array(fallback.utf8)
+    }
+
     /// Sorted keys and unescaped slashes: the same alert always renders to the same bytes.
     static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()

@@ -56,7 +56,6 @@ public enum AlertmanagerPayload {
     }
 
     static func body(_ alerts: [Alert]) -> [UInt8] {
-        // Encoding plain strings and dictionaries cannot fail.
-        Array(try! AlertPayloadContext.encoder().encode(alerts))
+        AlertPayloadContext.json(alerts, fallback: "[]")
     }
 }

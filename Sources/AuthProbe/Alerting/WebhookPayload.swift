@@ -45,8 +45,7 @@ public enum WebhookPayload {
             ),
             text: self.text(alert, resolved: resolved)
         )
-        // Encoding plain strings and dictionaries cannot fail.
-        return Array(try! AlertPayloadContext.encoder().encode(body))
+        return AlertPayloadContext.json(body, fallback: "{}")
     }
 
     /// `[FIRING] summary — description` on one line (line breaks become spaces).
