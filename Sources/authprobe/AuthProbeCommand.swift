@@ -140,7 +140,9 @@ struct DemoCommand: AsyncParsableCommand {
             let banner = """
                 authprobe demo: an OIDC provider on loopback, probed every \(Demo.interval) by two clients:
                   reporting-service  (healthy)      -> authprobe_up 1
-                  revoked-service    (disabled)     -> outcome invalid_client, authprobe_up 0
+                  revoked-service    (disabled)     -> outcome invalid_client, authprobe_up 0,
+                                                       and after its second run the built-in alert
+                                                       CredentialRejected (authprobe_alerts_firing)
                 metrics: \(url)
                 results: \(database)
                 Press Ctrl-C to stop.

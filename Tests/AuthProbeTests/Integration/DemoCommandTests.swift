@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// The README's first command: `authprobe demo` works with no credentials and no internet, and shows
-/// a healthy and a revoked credential within seconds.
+/// a healthy and a revoked credential within seconds, and the built-in alert for the revoked one.
 @Suite("authprobe demo")
 struct DemoCommandTests {
     @Test("the demo serves success and invalid_client metrics within seconds, and stops on SIGTERM")
@@ -41,6 +41,17 @@ struct DemoCommandTests {
                 ["environment": "demo", "client": "reporting-service"]
             ) == 3600
         )
+        // The revoked credential's second run confirms the rejection: the built-in alert fires.
+        let paged = await eventually(within: .seconds(15)) {
+            body = await httpGet(url)?.body ?? ""
+            return MetricsText.value(
+                body,
+                "authprobe_alerts_firing",
+                ["alertname": "CredentialRejected", "severity": "critical"]
+            ) == 1
+        }
+        #expect(paged, "\(demo.log)")
+        #expect(demo.log.contains("alert.client=revoked-service") && demo.log.contains("alert firing"))
         #expect(await httpGet("http://127.0.0.1:\(port)/healthz")?.status == 200)
         #expect(await httpGet("http://127.0.0.1:\(port)/readyz")?.status == 200)
         #expect(await demo.stop() == 0, "\(demo.log)")
