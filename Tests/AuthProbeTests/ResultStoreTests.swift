@@ -202,6 +202,46 @@ struct ResultStoreTests {
         #expect(try await Self.state(store)?.steps[.token]?.consecutiveFailures == 4, "the state after all four runs")
     }
 
+    @Test("waiting results are bounded by memory too: large details make the oldest go sooner")
+    func boundedByBytes() async throws {
+        let queue = try DatabaseQueue()
+        let store = try ResultStore(writer: queue)
+        func large(at time: Double) -> ProbeResult {
+            var result = Self.run(at: time, Self.rejected)
+            for index in result.steps.indices { result.steps[index].detail = String(repeating: "d", count: 500) }
+            return result
+        }
+        let small = Self.run(at: 1, Self.rejected)
+        // Room for about three large results (each ~2.8 KB as estimated) and far more small ones.
+        let writer = StoreWriter(
+            store: store,
+            path: "memory.sqlite",
+            logger: Logger(label: "test"),
+            capacity: 1_000,
+            byteCapacity: 9_000
+        )
+        try await queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA query_only = ON") }
+        var state = TargetState(key: Self.key)
+        for time in [100.0, 160, 220, 280, 340] {
+            let result = large(at: time)
+            state.apply(result)
+            await writer.record(result, state: state)
+        }
+        #expect(writer.health.pendingResults == 3)
+        #expect(writer.health.droppedResults == 2)
+        for time in [400.0, 460] {
+            var result = small
+            result.startedAt = Date(timeIntervalSince1970: time)
+            state.apply(result)
+            await writer.record(result, state: state)
+        }
+        #expect(await writer.flush() == false, "the failed write puts the batch back, still bounded")
+        #expect(writer.health.pendingResults == 4 && writer.health.droppedResults == 3)
+        try await queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA query_only = OFF") }
+        #expect(await writer.flush())
+        #expect(Set(try await store.recent().map(\.time.timeIntervalSince1970)) == [280, 340, 400, 460])
+    }
+
     @Test("a step that never succeeded counts all its failures")
     func neverSucceeded() async throws {
         let store = try ResultStore(writer: DatabaseQueue())

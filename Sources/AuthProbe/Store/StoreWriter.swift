@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
 import ServiceLifecycle
 
 /// Writes results and target states to the store in batches, as a service of its own.
@@ -8,14 +9,30 @@ import ServiceLifecycle
 /// A result is written at most `window` after it is recorded, with the others of that window, in one
 /// transaction: probe runs never wait for the disk. When a write fails (the database is read-only, locked,
 /// the disk full), probing goes on: the results wait in memory and the write is retried with backoff (up to
-/// 30 s). At most `capacity` raw results wait; past that the oldest raw results are dropped (counted and
-/// logged), but never a target's latest state, which is kept per target and written on recovery.
+/// 30 s). At most `capacity` raw results, and at most `byteCapacity` bytes of them (as ``footprint(_:)``
+/// estimates), wait; past that the oldest raw results are dropped (counted and logged), one at a time at a
+/// constant cost, but never a target's latest state, which is kept per target and written on recovery.
 /// On graceful shutdown, and in `finish()`, what is pending is written.
 public final class StoreWriter: ProbeResultSink, Service {
     private struct State {
-        var results: [ProbeResult] = []
+        /// Oldest first; a ring, so dropping the oldest costs the same however many wait.
+        var results = CircularBuffer<ProbeResult>()
+        /// ``footprint(_:)`` of `results`.
+        var bytes = 0
         var states: [TargetKey: TargetState] = [:]
         var health = StoreHealth()
+
+        /// Drops the oldest results while more than `capacity` or `byteCapacity` wait; how many went.
+        mutating func trim(capacity: Int, byteCapacity: Int) -> Int {
+            var dropped = 0
+            while self.results.count > capacity || (self.bytes > byteCapacity && self.results.count > 1) {
+                self.bytes -= StoreWriter.footprint(self.results.removeFirst())
+                dropped += 1
+            }
+            self.health.droppedResults += dropped
+            self.health.pendingResults = self.results.count
+            return dropped
+        }
     }
 
     private let store: ResultStore
@@ -23,6 +40,7 @@ public final class StoreWriter: ProbeResultSink, Service {
     private let logger: Logger
     private let window: Duration
     private let capacity: Int
+    private let byteCapacity: Int
     private let state = NIOLockedValueBox(State())
     /// One write at a time, so a target's states are written in order.
     private let serial = ConcurrencyLimiter(limit: 1)
@@ -30,18 +48,29 @@ public final class StoreWriter: ProbeResultSink, Service {
     /// - Parameters:
     ///   - path: the database file, named in error messages.
     ///   - capacity: the most raw results kept waiting while the database cannot be written.
+    ///   - byteCapacity: the most memory (as ``footprint(_:)`` estimates it) they may take.
     public init(
         store: ResultStore,
         path: String,
         logger: Logger,
         window: Duration = .seconds(1),
-        capacity: Int = 100_000
+        capacity: Int = 100_000,
+        byteCapacity: Int = 64 << 20
     ) {
         self.store = store
         self.path = path
         self.logger = logger
         self.window = window
         self.capacity = capacity
+        self.byteCapacity = byteCapacity
+    }
+
+    /// About how much memory a waiting result holds: the fixed parts of the result and its steps, and the text
+    /// of their details and notes (each at most ``StepResult/maxDetailBytes``).
+    static func footprint(_ result: ProbeResult) -> Int {
+        result.steps.reduce(256) { total, step in
+            total + 320 + step.detail.utf8.count + step.notes.reduce(0) { $0 + 16 + $1.utf8.count }
+        }
     }
 
     public var health: StoreHealth { self.state.withLockedValue { $0.health } }
@@ -49,20 +78,20 @@ public final class StoreWriter: ProbeResultSink, Service {
     public func record(_ result: ProbeResult, state: TargetState) async {
         let dropped = self.state.withLockedValue { pending -> Bool in
             pending.results.append(result)
+            pending.bytes += Self.footprint(result)
             pending.states[state.key] = state
-            var dropped = false
-            if pending.results.count > self.capacity {
-                pending.results.removeFirst(pending.results.count - self.capacity)
-                pending.health.droppedResults += 1
-                dropped = pending.health.droppedResults == 1 || pending.health.droppedResults.isMultiple(of: 10_000)
-            }
-            pending.health.pendingResults = pending.results.count
-            return dropped
+            let before = pending.health.droppedResults
+            guard pending.trim(capacity: self.capacity, byteCapacity: self.byteCapacity) > 0 else { return false }
+            // Logged on the first drop and every 10,000 after.
+            return before == 0 || before / 10_000 != pending.health.droppedResults / 10_000
         }
         if dropped {
             self.logger.error(
                 "store unwritable for too long: dropping the oldest waiting results (target states are kept)",
-                metadata: ["store.path": "\(self.path)", "store.capacity": "\(self.capacity)"]
+                metadata: [
+                    "store.path": "\(self.path)", "store.capacity": "\(self.capacity)",
+                    "store.capacity_bytes": "\(self.byteCapacity)",
+                ]
             )
         }
     }
@@ -87,9 +116,10 @@ public final class StoreWriter: ProbeResultSink, Service {
     @discardableResult
     public func flush() async -> Bool {
         await self.serial.withPermit {
-            let (results, states) = self.state.withLockedValue { pending in
-                let batch = (pending.results, Array(pending.states.values))
-                pending.results = []
+            let (results, bytes, states) = self.state.withLockedValue { pending in
+                let batch = (Array(pending.results), pending.bytes, Array(pending.states.values))
+                pending.results = CircularBuffer()
+                pending.bytes = 0
                 pending.states = [:]
                 return batch
             }
@@ -113,13 +143,12 @@ public final class StoreWriter: ProbeResultSink, Service {
             } catch {
                 let first = self.state.withLockedValue { pending -> Bool in
                     // Put the batch back in front; a newer state recorded meanwhile wins over the batch's.
-                    pending.results = results + pending.results
-                    if pending.results.count > self.capacity {
-                        pending.health.droppedResults += pending.results.count - self.capacity
-                        pending.results.removeFirst(pending.results.count - self.capacity)
-                    }
+                    var merged = CircularBuffer(results)
+                    merged.append(contentsOf: pending.results)
+                    pending.results = merged
+                    pending.bytes += bytes
+                    _ = pending.trim(capacity: self.capacity, byteCapacity: self.byteCapacity)
                     for state in states where pending.states[state.key] == nil { pending.states[state.key] = state }
-                    pending.health.pendingResults = pending.results.count
                     pending.health.writeFailures += 1
                     defer { pending.health.failing = true }
                     return !pending.health.failing
