@@ -97,19 +97,31 @@ public final class AlertSink: ProbeResultSink, Service {
         }
     }
 
-    /// Stores `actions` and their deliveries; retried with backoff while the database cannot be written.
+    /// Stores `actions` and their deliveries; retried with backoff while the database cannot be written. Once
+    /// the monitor is stopping, one more try, then they are given up (logged): a stop never hangs on a broken
+    /// database.
     private func store(_ actions: [AlertAction]) async {
         var wait = Duration.seconds(1)
+        var triedWhileStopping = false
         while true {
             do {
                 try await self.notifications.enqueue(actions, now: self.now())
                 return
             } catch {
+                if triedWhileStopping {
+                    self.logger.error(
+                        "alert actions not stored: the database cannot be written and the monitor is stopping",
+                        metadata: ["alert.actions": "\(actions.count)", "alert.error": "\(error)"]
+                    )
+                    return
+                }
                 self.logger.error(
                     "storing alert actions failed; retrying",
                     metadata: ["alert.actions": "\(actions.count)", "alert.error": "\(error)"]
                 )
-                try? await Task.sleep(for: wait)
+                let pause = wait
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+                triedWhileStopping = Task.isShuttingDownGracefully || Task.isCancelled
                 wait = min(wait * 2, .seconds(30))
             }
         }
