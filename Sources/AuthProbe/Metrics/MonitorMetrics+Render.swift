@@ -275,7 +275,8 @@ struct StateRenderer {
         Family(
             name: "authprobe_token_interval_seconds",
             type: "gauge",
-            help: "Configured time between token requests (token_interval), for alert rules.",
+            help: "Configured time between token requests (token_interval), for dashboards and rules that need the "
+                + "cadence.",
             environment: { out, info, _ in
                 out.sample("authprobe_token_interval_seconds", info.labels, info.tokenInterval)
             }
