@@ -127,7 +127,7 @@ import Testing
                 "a.yaml:8: alerting.rules.lifetime_tolerance: expected a number",
                 "a.yaml:5: alerting.rules.short_window: must be shorter than long_window (1h)",
                 "a.yaml:7: alerting.rules.expiry_critical: must be shorter than expiry_warning (14d)",
-                "a.yaml:11: alerting.alertmanager[0].url: expected an absolute http:// or https:// URL",
+                "a.yaml:11: alerting.alertmanager[0].url: expected an absolute https:// URL",
                 "a.yaml:12: alerting.alertmanager[1].url: a user name or password in the URL is not accepted; "
                     + "remove the part before @",
                 "a.yaml:14: alerting.alertmanager[2].url: expected a base URL without query or fragment",

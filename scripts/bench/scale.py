@@ -21,7 +21,6 @@ Standard library only.
 """
 import argparse
 import base64
-import ctypes
 import http.client
 import math
 import os
@@ -38,6 +37,8 @@ import sys
 import tempfile
 import time
 
+from common import STOP_LIMIT, duration_text, parse_duration, start, stop, tail
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 LAG_METRIC = "authprobe_scheduler_lag_seconds"
 RUNS_METRIC = "authprobe_scheduler_runs_total"
@@ -49,7 +50,6 @@ MAX_SCRAPES = 240
 STARTUP_LIMIT = 180.0
 # authprobe writes results in batches at most a second after their run: wait this long before counting rows.
 STORE_SETTLE = 2.5
-STOP_LIMIT = 30.0
 
 # The issue's targets, for 10,000 pairs at a 60 s interval.
 TARGET_N, TARGET_INTERVAL = 10_000, 60.0
@@ -72,37 +72,6 @@ def log(message):
 
 # ---------------------------------------------------------------------------------------------------------------
 # Processes
-
-
-def _die_with_parent():
-    """Runs in the child before exec: its own session (a Ctrl-C reaches only the benchmark, which then stops the
-    children in order), and SIGTERM when the benchmark dies without cleaning up (even by SIGKILL)."""
-    os.setsid()
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def start(argv, log_path, env=None):
-    with open(log_path, "ab") as out:
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                preexec_fn=_die_with_parent)
-
-
-def stop(process, signum=signal.SIGTERM, limit=STOP_LIMIT):
-    """Stops a child: `signum`, up to `limit` seconds, then SIGKILL. Returns (seconds taken, how it ended)."""
-    if process.poll() is not None:
-        return 0.0, f"had exited ({process.returncode})"
-    began = time.monotonic()
-    process.send_signal(signum)
-    try:
-        process.wait(timeout=limit)
-        return time.monotonic() - began, signal.Signals(signum).name
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-        return time.monotonic() - began, f"SIGKILL after {limit:.0f} s"
 
 
 def children(pid):
@@ -182,14 +151,6 @@ def raise_fd_limit(wanted=65536):
     if soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def tail(path, lines=30):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-lines:])
-    except OSError:
-        return ""
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -345,17 +306,6 @@ class Provider:
 # authprobe configuration
 
 
-def parse_duration(text):
-    """`60s`, `1m`, `500ms`, `1h` or a bare number of seconds → seconds."""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h)?", text.strip())
-    if not match:
-        raise argparse.ArgumentTypeError(f"expected a duration such as 60s, 1m or 500ms, not {text!r}")
-    value = float(match.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[match.group(2)]
-    if value <= 0:
-        raise argparse.ArgumentTypeError("a duration must be greater than zero")
-    return value
-
-
 def parse_sizes(text):
     try:
         sizes = [int(part) for part in re.split(r"[,\s]+", text.strip()) if part]
@@ -364,12 +314,6 @@ def parse_sizes(text):
     if not sizes or any(n < 1 for n in sizes):
         raise argparse.ArgumentTypeError("sizes must be whole numbers >= 1")
     return sizes
-
-
-def duration_text(seconds):
-    """Seconds in authprobe's duration syntax."""
-    ms = round(seconds * 1000)
-    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
 
 def environment_names(n):

@@ -31,7 +31,6 @@ Figures are printed, never asserted. Every process started here is stopped howev
 Standard library only.
 """
 import argparse
-import ctypes
 import json
 import os
 import random
@@ -49,6 +48,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from common import STOP_LIMIT, duration_text, parse_duration, start, stop, tail
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GLEWLWYD = os.path.join(ROOT, "scripts", "idp", "glewlwyd")
 PROMETHEUS_YML = os.path.join(ROOT, "config", "prometheus.yml")
@@ -59,7 +60,6 @@ PROMETHEUS = "prometheus"
 ENVIRONMENT, CLIENT = "glewlwyd", "monitor"
 SECRET_VARIABLE = "AUTHPROBE_TTP_SECRET"
 POLL = 0.1
-STOP_LIMIT = 30.0
 # Start-up bounds: processes answering, then the first healthy run and Prometheus' first rule evaluation on it.
 READY_LIMIT = 60.0
 # authprobe writes results in batches at most a second after their run.
@@ -91,34 +91,6 @@ def log(message):
 # Processes
 
 
-def _die_with_parent():
-    """Runs in the child before exec: its own session (a Ctrl-C reaches only the benchmark, which then stops the
-    children in order), and SIGTERM when the benchmark dies without cleaning up (even by SIGKILL)."""
-    os.setsid()
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def start(argv, log_path, env=None):
-    with open(log_path, "ab") as out:
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                preexec_fn=_die_with_parent)
-
-
-def stop(process, limit=STOP_LIMIT):
-    """SIGTERM, up to `limit` seconds, then SIGKILL."""
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=limit)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 def free_ports(count):
     """`count` distinct free loopback ports (held open together while they are chosen, so no two are equal)."""
     sockets = []
@@ -131,14 +103,6 @@ def free_ports(count):
     finally:
         for s in sockets:
             s.close()
-
-
-def tail(path, lines=30):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-lines:])
-    except OSError:
-        return ""
 
 
 def http_get(url, timeout=5.0):
@@ -170,26 +134,6 @@ def wait_for(what, check, limit, process=None, log_path=None):
 
 # ---------------------------------------------------------------------------------------------------------------
 # Durations
-
-
-UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
-
-
-def parse_duration(text):
-    """authprobe's duration syntax (`10s`, `500ms`, `1m30s`) → seconds."""
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)", text.strip())
-    if not parts or "".join(n + u for n, u in parts) != text.strip():
-        raise argparse.ArgumentTypeError(f"expected a duration such as 10s, 500ms or 1m, not {text!r}")
-    value = sum(float(n) * UNITS[u] for n, u in parts)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("a duration must be greater than zero")
-    return value
-
-
-def duration_text(seconds):
-    """Seconds in authprobe's duration syntax."""
-    ms = round(seconds * 1000)
-    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
 
 def clock(wall):

@@ -159,8 +159,7 @@ extension AlertEvaluator {
         if slot.firing.contains(name) {
             let key = AlertKey(name, environment: target.environment, client: target.client)
             if step.succeeded, Int(slot.api.successes) >= self.thresholds.resolveAfter {
-                self.clear(key, now: now, into: &actions)
-                slot.firing.remove(name)
+                self.resolve(name, of: target, slot: &slot, now: now, into: &actions)
             } else if !step.succeeded {
                 let (runs, thresholds) = (Int(slot.api.failures), self.thresholds)
                 self.refresh(key, outcome: step.outcome, httpStatus: step.httpStatus) {
@@ -168,18 +167,18 @@ extension AlertEvaluator {
                 }
             }
         } else if !step.succeeded, Int(slot.api.failures) >= self.thresholds.apiFailures {
-            let key = AlertKey(name, environment: target.environment, client: target.client)
-            let alert = ActiveAlert(
-                key: key,
+            self.fire(
+                name,
+                of: target,
                 severity: .critical,
                 outcome: step.outcome,
                 httpStatus: step.httpStatus,
-                summary: Text.summary(key),
                 description: Text.apiFailing(step, attempts: Int(slot.api.failures), thresholds: self.thresholds),
-                startsAt: result.startedAt
+                startsAt: result.startedAt,
+                slot: &slot,
+                now: now,
+                into: &actions
             )
-            self.raise(alert, now: now, into: &actions)
-            slot.firing.insert(name)
         }
     }
 
@@ -198,12 +197,7 @@ extension AlertEvaluator {
         for expiry in expiries where earliest.map({ expiry.expiresAt < $0.expiresAt }) ?? true { earliest = expiry }
         guard let earliest, let level = self.expiryLevel(earliest.expiresAt, now: now) else {
             if slot.firing.contains(name) {
-                self.clear(
-                    AlertKey(name, environment: target.environment, client: target.client),
-                    now: now,
-                    into: &actions
-                )
-                slot.firing.remove(name)
+                self.resolve(name, of: target, slot: &slot, now: now, into: &actions)
             }
             return
         }
@@ -213,15 +207,16 @@ extension AlertEvaluator {
             self.refresh(key, description: description)
             return
         }
-        let alert = ActiveAlert(
-            key: key,
+        self.fire(
+            name,
+            of: target,
             severity: level,
-            summary: Text.summary(key),
             description: description,
-            startsAt: now
+            startsAt: now,
+            slot: &slot,
+            now: now,
+            into: &actions
         )
-        self.raise(alert, now: now, into: &actions)
-        slot.firing.insert(name)
     }
 
     /// Counts the target's TLS level in its environment, then lets the environment's alert follow.

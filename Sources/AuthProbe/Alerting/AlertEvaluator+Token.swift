@@ -56,8 +56,7 @@ extension AlertEvaluator {
             if slot.firing.contains(name) {
                 let key = AlertKey(name, environment: target.environment, client: target.client)
                 if step.succeeded, Int(slot.token.counts.successes) >= self.thresholds.resolveAfter {
-                    self.clear(key, now: now, into: &actions)
-                    slot.firing.remove(name)
+                    self.resolve(name, of: target, slot: &slot, now: now, into: &actions)
                 } else if failureClass == candidate {
                     let thresholds = self.thresholds
                     self.refresh(key, outcome: step.outcome, httpStatus: step.httpStatus) {
@@ -65,18 +64,18 @@ extension AlertEvaluator {
                     }
                 }
             } else if failureClass == candidate, attempts >= self.thresholds.confirmRuns {
-                let key = AlertKey(name, environment: target.environment, client: target.client)
-                let alert = ActiveAlert(
-                    key: key,
+                self.fire(
+                    name,
+                    of: target,
                     severity: .critical,
                     outcome: step.outcome,
                     httpStatus: step.httpStatus,
-                    summary: Text.summary(key),
                     description: Text.tokenStreak(name, step, attempts: attempts, thresholds: self.thresholds),
-                    startsAt: result.startedAt
+                    startsAt: result.startedAt,
+                    slot: &slot,
+                    now: now,
+                    into: &actions
                 )
-                self.raise(alert, now: now, into: &actions)
-                slot.firing.insert(name)
             }
         }
     }
@@ -109,8 +108,7 @@ extension AlertEvaluator {
         if slot.firing.contains(name) {
             let key = AlertKey(name, environment: target.environment, client: target.client)
             if step.succeeded, Int(slot.token.counts.successes) >= self.thresholds.resolveAfter, !over(short) {
-                self.clear(key, now: now, into: &actions)
-                slot.firing.remove(name)
+                self.resolve(name, of: target, slot: &slot, now: now, into: &actions)
             } else if !step.succeeded {
                 let long = slot.window.sums(last: self.shape.longBuckets, at: nowBucket)
                 let thresholds = self.thresholds
@@ -130,20 +128,20 @@ extension AlertEvaluator {
         else { return }
         let long = slot.window.sums(last: self.shape.longBuckets, at: nowBucket)
         guard over(long) else { return }
-        let key = AlertKey(name, environment: target.environment, client: target.client)
         let outcome = slot.token.lastFailure
         let status = slot.token.lastStatus.map(Int.init)
-        let alert = ActiveAlert(
-            key: key,
+        self.fire(
+            name,
+            of: target,
             severity: .critical,
             outcome: outcome,
             httpStatus: status,
-            summary: Text.summary(key),
             description: Text.budget(short: short, long: long, latest: outcome, status: status, self.thresholds),
-            startsAt: result.startedAt
+            startsAt: result.startedAt,
+            slot: &slot,
+            now: now,
+            into: &actions
         )
-        self.raise(alert, now: now, into: &actions)
-        slot.firing.insert(name)
     }
 
     private func tokenStreakAlertFiring(_ slot: TargetSlot) -> Bool {
@@ -164,19 +162,18 @@ extension AlertEvaluator {
         let holds = sums.slow >= Self.latencyMinimumSlow && sums.slow * Self.latencySlowFraction > sums.successes
         if slot.firing.contains(name) {
             guard !holds, sums.successes >= self.thresholds.resolveAfter else { return }
-            self.clear(AlertKey(name, environment: target.environment, client: target.client), now: now, into: &actions)
-            slot.firing.remove(name)
+            self.resolve(name, of: target, slot: &slot, now: now, into: &actions)
         } else if holds {
-            let key = AlertKey(name, environment: target.environment, client: target.client)
-            let alert = ActiveAlert(
-                key: key,
+            self.fire(
+                name,
+                of: target,
                 severity: .warning,
-                summary: Text.summary(key),
                 description: Text.latency(sums, thresholds: self.thresholds),
-                startsAt: result.startedAt
+                startsAt: result.startedAt,
+                slot: &slot,
+                now: now,
+                into: &actions
             )
-            self.raise(alert, now: now, into: &actions)
-            slot.firing.insert(name)
         }
     }
 
@@ -198,12 +195,7 @@ extension AlertEvaluator {
                 // Restored firing: the old baseline is not known, only when the change began.
                 guard now.timeIntervalSince(since) >= settle else { return }
                 tracker = LifetimeTracker(baseline: Int32(clamping: lifetime))
-                self.clear(
-                    AlertKey(name, environment: target.environment, client: target.client),
-                    now: now,
-                    into: &actions
-                )
-                slot.firing.remove(name)
+                self.resolve(name, of: target, slot: &slot, now: now, into: &actions)
             } else {
                 tracker.baseline = Int32(clamping: lifetime)
             }
@@ -225,32 +217,26 @@ extension AlertEvaluator {
             // The new lifetime stayed: it is the policy now.
             tracker = LifetimeTracker(baseline: Int32(clamping: lifetime))
             if firing {
-                self.clear(
-                    AlertKey(name, environment: target.environment, client: target.client),
-                    now: now,
-                    into: &actions
-                )
-                slot.firing.remove(name)
+                self.resolve(name, of: target, slot: &slot, now: now, into: &actions)
             }
         } else if differs, !firing, Int(tracker.differing) >= self.thresholds.confirmRuns {
-            let key = AlertKey(name, environment: target.environment, client: target.client)
-            let alert = ActiveAlert(
-                key: key,
+            self.fire(
+                name,
+                of: target,
                 severity: .warning,
-                summary: Text.summary(key),
                 description: Text.lifetime(
                     lifetime,
                     baseline: Int(baseline),
                     tokens: Int(tracker.differing),
                     thresholds: self.thresholds
                 ),
-                startsAt: result.startedAt
+                startsAt: result.startedAt,
+                slot: &slot,
+                now: now,
+                into: &actions
             )
-            self.raise(alert, now: now, into: &actions)
-            slot.firing.insert(name)
         } else if !differs, firing, Int(tracker.within) >= self.thresholds.resolveAfter {
-            self.clear(AlertKey(name, environment: target.environment, client: target.client), now: now, into: &actions)
-            slot.firing.remove(name)
+            self.resolve(name, of: target, slot: &slot, now: now, into: &actions)
         }
     }
 }

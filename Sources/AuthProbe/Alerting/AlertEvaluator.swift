@@ -124,6 +124,46 @@ public struct AlertEvaluator: Sendable {
         actions.append(.fire(alert))
     }
 
+    /// Fires the client alert `name` of `target` (keyed and summarised as every client alert) and marks it in
+    /// the target's slot.
+    mutating func fire(
+        _ name: AlertName,
+        of target: TargetKey,
+        severity: AlertSeverity,
+        outcome: Outcome? = nil,
+        httpStatus: Int? = nil,
+        description: String,
+        startsAt: Date,
+        slot: inout TargetSlot,
+        now: Date,
+        into actions: inout [AlertAction]
+    ) {
+        let key = AlertKey(name, environment: target.environment, client: target.client)
+        let alert = ActiveAlert(
+            key: key,
+            severity: severity,
+            outcome: outcome,
+            httpStatus: httpStatus,
+            summary: Text.summary(key),
+            description: description,
+            startsAt: startsAt
+        )
+        self.raise(alert, now: now, into: &actions)
+        slot.firing.insert(name)
+    }
+
+    /// Resolves the client alert `name` of `target`, if it fires, and unmarks it in the target's slot.
+    mutating func resolve(
+        _ name: AlertName,
+        of target: TargetKey,
+        slot: inout TargetSlot,
+        now: Date,
+        into actions: inout [AlertAction]
+    ) {
+        self.clear(AlertKey(name, environment: target.environment, client: target.client), now: now, into: &actions)
+        slot.firing.remove(name)
+    }
+
     /// Resolves `key` with `endsAt = now`, if it fires.
     mutating func clear(_ key: AlertKey, now: Date, into actions: inout [AlertAction]) {
         guard var firing = self.active.removeValue(forKey: key) else { return }

@@ -41,7 +41,7 @@ public enum AlertReport {
                     alert.summary,
                 ])
             }
-            text += Self.columns(rows)
+            text += TextColumns.render(rows)
         }
         text += "\nNOTIFICATIONS: the latest \(contents.notifications.count), newest first\n"
         if !contents.notifications.isEmpty {
@@ -54,7 +54,7 @@ public enum AlertReport {
                     record.httpStatus.map(String.init) ?? "-", record.detail.isEmpty ? "-" : record.detail,
                 ])
             }
-            text += Self.columns(rows)
+            text += TextColumns.render(rows)
         }
         text += "\nOUTBOX: \(contents.outboxDepth) waiting"
         if let oldest = contents.outboxOldest {
@@ -117,16 +117,6 @@ public enum AlertReport {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
         return String(decoding: try encoder.encode(document), as: UTF8.self) + "\n"
-    }
-
-    private static func columns(_ rows: [[String]]) -> String {
-        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        return rows.map { row in
-            row.indices.map { column in
-                column == row.count - 1
-                    ? row[column] : row[column].padding(toLength: widths[column], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }.joined(separator: "\n") + "\n"
     }
 
     private static func timestamp(_ date: Date) -> String {

@@ -185,28 +185,18 @@ extension ConfigParser {
         return true
     }
 
-    /// An absolute http(s) URL without user info. Alert bodies carry no secret, so plain http is accepted (as
-    /// Prometheus sends to Alertmanager); the URL itself is never logged, since a webhook's path may be its key.
+    /// An absolute http(s) URL without user info (``checkURL(_:node:field:insecureHTTP:proxy:)``); the URL itself
+    /// is never logged, since a webhook's path may be its key.
     private mutating func receiverURL(_ node: Node, field: String, allowsQuery: Bool) -> String? {
         guard let raw = self.string(node, field: field),
             let text = self.expandVariables(raw, node: node, field: field, keepUnset: !self.readSecrets)
         else { return nil }
         // Checked without secrets, an unset variable stays a reference: the rest of the URL cannot be checked.
         if !self.readSecrets, text.contains("${") { return text }
-        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
-            scheme == "https" || scheme == "http", let host = components.host, !host.isEmpty
-        else {
-            self.fail(node, field: field, "expected an absolute http:// or https:// URL")
-            return nil
-        }
-        if components.user != nil || components.password != nil {
-            self.fail(
-                node,
-                field: field,
-                "a user name or password in the URL is not accepted; remove the part before @"
-            )
-            return nil
-        }
+        // Alert bodies hold no secret: plain http is accepted anywhere (as Prometheus sends to Alertmanager).
+        guard self.checkURL(text, node: node, field: field, insecureHTTP: true, proxy: nil) != nil,
+            let components = URLComponents(string: text)
+        else { return nil }
         if !allowsQuery, components.query != nil || components.fragment != nil {
             self.fail(node, field: field, "expected a base URL without query or fragment")
             return nil

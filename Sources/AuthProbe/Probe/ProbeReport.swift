@@ -19,13 +19,7 @@ public enum ProbeReport {
                 rows.append(row)
             }
         }
-        let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        return rows.map { row in
-            row.indices.map { column in
-                column == row.count - 1
-                    ? row[column] : row[column].padding(toLength: widths[column], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }.joined(separator: "\n") + "\n"
+        return TextColumns.render(rows)
     }
 
     /// A JSON array with one object per run.

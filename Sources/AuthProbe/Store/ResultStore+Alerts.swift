@@ -83,19 +83,30 @@ extension ResultStore {
             arguments: [receiver, excess]
         )
         for row in victims {
-            try Self.recordNotification(
+            try Self.drop(
+                row,
+                of: receiver,
                 db,
                 at: now,
-                receiver: receiver,
-                alertKey: row.checked("alert_key") ?? "",
-                action: row.checked("action") ?? "",
-                outcome: .dropped,
-                status: nil,
-                detail: "outbox over \(capacity) waiting deliveries for this receiver: oldest dropped"
+                reason: "outbox over \(capacity) waiting deliveries for this receiver: oldest dropped"
             )
-            try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [row.checked("id", as: Int64.self)])
         }
         return victims.count
+    }
+
+    /// Deletes an outbox row (`id`, `alert_key`, `action`) without sending it, and records it as dropped.
+    private static func drop(_ row: Row, of receiver: String, _ db: Database, at time: Date, reason: String) throws {
+        try Self.recordNotification(
+            db,
+            at: time,
+            receiver: receiver,
+            alertKey: row.checked("alert_key") ?? "",
+            action: row.checked("action") ?? "",
+            outcome: .dropped,
+            status: nil,
+            detail: reason
+        )
+        try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [row.checked("id", as: Int64.self)])
     }
 
     /// The alerts firing as last applied, oldest first. A row that does not decode is skipped.
@@ -234,17 +245,7 @@ extension ResultStore {
                 guard let receiver = row.checked("receiver", as: String.self), !receivers.contains(receiver) else {
                     continue
                 }
-                try Self.recordNotification(
-                    db,
-                    at: time,
-                    receiver: receiver,
-                    alertKey: row.checked("alert_key") ?? "",
-                    action: row.checked("action") ?? "",
-                    outcome: .dropped,
-                    status: nil,
-                    detail: "receiver no longer configured"
-                )
-                try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [row.checked("id", as: Int64.self)])
+                try Self.drop(row, of: receiver, db, at: time, reason: "receiver no longer configured")
                 dropped[receiver, default: 0] += 1
             }
             return dropped

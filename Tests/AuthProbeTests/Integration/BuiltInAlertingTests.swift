@@ -51,15 +51,53 @@ struct BuiltInAlertingTests {
         "revocation pages once per credential and resolves; an outage pages once per environment; restarts keep startsAt"
     )
     func lifecycle() async throws {
+        try await Self.running(Self.scenario)
+    }
+
+    /// glewlwyd, an Alertmanager and a webhook receiver answering 200, for `scenario`; all removed after it.
+    static func running(
+        _ scenario: @escaping @Sendable (inout Glewlwyd, Alertmanager, LoopbackProvider, URL) async throws -> Void
+    ) async throws {
         let hook = try await LoopbackProvider.make()
         hook.set("/hook", .json(200, "{}"))
         try await withRunningServices([hook.application()], waitingFor: [hook.port]) {
             try await Glewlwyd.with { provider, work in
-                try await Alertmanager.with { alertmanager in
-                    try await Self.scenario(&provider, alertmanager: alertmanager, hook: hook, work: work)
-                }
+                try await Alertmanager.with { alertmanager in try await scenario(&provider, alertmanager, hook, work) }
             }
         }
+    }
+
+    /// Writes the configuration for those parts into `work`; its path and the metrics port.
+    static func configure(
+        _ provider: Glewlwyd,
+        _ alertmanager: Alertmanager,
+        _ hook: LoopbackProvider,
+        _ work: URL,
+        interval: String = "1s"
+    ) async throws -> (config: URL, metricsPort: Int) {
+        let metricsPort = try await LoopbackPort.free()
+        let config = work.appendingPathComponent("authprobe.yaml")
+        try Self.config(
+            provider,
+            alertmanager: alertmanager,
+            hook: hook.issuer + "/hook",
+            metricsPort: metricsPort,
+            work: work,
+            interval: interval
+        ).write(to: config, atomically: true, encoding: .utf8)
+        return (config, metricsPort)
+    }
+
+    /// `authprobe run` with `config`, the client's credentials and the webhook key, logging to `log` in `work`.
+    static func monitor(_ provider: Glewlwyd, secret: String, config: URL, work: URL, log: String) throws
+        -> BackgroundProcess
+    {
+        try BackgroundProcess(
+            Checkout.authprobeBinary,
+            ["run", "--config", config.path, "--log-level", "debug"],
+            environment: ["GLW_CLIENT_ID": provider.clientID, "GLW_CLIENT_SECRET": secret, "HOOK_KEY": Self.hookKey],
+            log: work.appendingPathComponent(log)
+        )
     }
 
     static func scenario(
@@ -68,25 +106,10 @@ struct BuiltInAlertingTests {
         hook: LoopbackProvider,
         work: URL
     ) async throws {
-        let metricsPort = try await LoopbackPort.free()
-        let configURL = work.appendingPathComponent("authprobe.yaml")
-        try Self.config(
-            provider,
-            alertmanager: alertmanager,
-            hook: hook.issuer + "/hook",
-            metricsPort: metricsPort,
-            work: work
-        ).write(to: configURL, atomically: true, encoding: .utf8)
+        let (configURL, metricsPort) = try await Self.configure(provider, alertmanager, hook, work)
         let secret = provider.clientSecret
         func start(_ log: String) throws -> BackgroundProcess {
-            try BackgroundProcess(
-                Checkout.authprobeBinary,
-                ["run", "--config", configURL.path, "--log-level", "debug"],
-                environment: [
-                    "GLW_CLIENT_ID": provider.clientID, "GLW_CLIENT_SECRET": secret, "HOOK_KEY": Self.hookKey,
-                ],
-                log: work.appendingPathComponent(log)
-            )
+            try Self.monitor(provider, secret: secret, config: configURL, work: work, log: log)
         }
         func metrics() async -> String { await httpGet("http://127.0.0.1:\(metricsPort)/metrics")?.body ?? "" }
         func active(_ name: String) async throws -> [[String: String]] {
@@ -206,15 +229,7 @@ struct BuiltInAlertingTests {
 
     @Test("one rejected run between successes is recorded but pages nobody")
     func blip() async throws {
-        let hook = try await LoopbackProvider.make()
-        hook.set("/hook", .json(200, "{}"))
-        try await withRunningServices([hook.application()], waitingFor: [hook.port]) {
-            try await Glewlwyd.with { provider, work in
-                try await Alertmanager.with { alertmanager in
-                    try await Self.blipScenario(&provider, alertmanager: alertmanager, hook: hook, work: work)
-                }
-            }
-        }
+        try await Self.running(Self.blipScenario)
     }
 
     static func blipScenario(
@@ -223,24 +238,13 @@ struct BuiltInAlertingTests {
         hook: LoopbackProvider,
         work: URL
     ) async throws {
-        let metricsPort = try await LoopbackPort.free()
-        let configURL = work.appendingPathComponent("authprobe.yaml")
-        try Self.config(
+        let (configURL, metricsPort) = try await Self.configure(provider, alertmanager, hook, work, interval: "4s")
+        let monitor = try Self.monitor(
             provider,
-            alertmanager: alertmanager,
-            hook: hook.issuer + "/hook",
-            metricsPort: metricsPort,
+            secret: provider.clientSecret,
+            config: configURL,
             work: work,
-            interval: "4s"
-        ).write(to: configURL, atomically: true, encoding: .utf8)
-        let monitor = try BackgroundProcess(
-            Checkout.authprobeBinary,
-            ["run", "--config", configURL.path],
-            environment: [
-                "GLW_CLIENT_ID": provider.clientID, "GLW_CLIENT_SECRET": provider.clientSecret,
-                "HOOK_KEY": Self.hookKey,
-            ],
-            log: work.appendingPathComponent("authprobe.log")
+            log: "authprobe.log"
         )
         let target = ["environment": Self.environment, "client": "monitor"]
         func value(_ name: String, _ extra: [String: String] = [:]) async -> Double? {
